@@ -1,0 +1,47 @@
+//! choso-graphql: the async-graphql schema of Choso, a thin layer over `choso-services`.
+//!
+//! Types mirror `shared/contract.graphql`; resolvers parse arguments, call one service
+//! function and map its answer. Errors are mapped once, in [`error`]: user mistakes become
+//! `userErrors` entries in mutation payloads, access errors top-level errors with
+//! `extensions.code` `UNAUTHENTICATED`/`FORBIDDEN`, faults a generic message (logged with the
+//! request id).
+
+pub mod accounts;
+pub mod context;
+pub mod error;
+pub mod scalars;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+use choso_services::Db;
+
+pub use context::Viewer;
+
+#[derive(MergedObject, Default)]
+pub struct Query(accounts::AccountQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(accounts::AccountMutation);
+
+pub type ChosoSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Limits that keep one request from doing unbounded work.
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 2_000;
+
+/// Builds the schema over a database handle.
+pub fn build_schema(db: Db) -> ChosoSchema {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .data(db)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(32)
+        .limit_directives(16)
+        .finish()
+}
+
+/// The schema in SDL (the `choso schema` command).
+pub fn sdl() -> String {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .finish()
+        .sdl()
+}

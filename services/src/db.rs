@@ -1,0 +1,283 @@
+//! The data layer: sqlx's `Any` driver over SQLite (embedded default) or PostgreSQL.
+//!
+//! One portable SQL dialect (see ARCHITECTURE.md "Data and tenancy"): `$n` placeholders,
+//! `RETURNING`, `ON CONFLICT`, TEXT ids, BIGINT money and Unix-millisecond times, booleans
+//! decoded through [`bool_col`]. On SQLite there is one writer: a write pool of a single
+//! connection beside a read pool, with WAL, `synchronous=NORMAL`, `busy_timeout` and foreign
+//! keys on every connection. On PostgreSQL both pools are the same pool.
+
+use std::{borrow::Cow, path::Path, sync::Once, time::Duration};
+
+use include_dir::{Dir, include_dir};
+use sqlx::{
+    Any, AnyPool, Row, Transaction,
+    any::{AnyPoolOptions, AnyRow},
+    migrate::{Migration, MigrationType, Migrator},
+};
+
+use crate::error::{Error, Result};
+
+static SQLITE_MIGRATIONS: Dir = include_dir!("$CARGO_MANIFEST_DIR/../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Dir = include_dir!("$CARGO_MANIFEST_DIR/../migrations/postgres");
+
+/// Which database server is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend named by a database URL.
+    pub fn from_url(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(Error::Internal(format!(
+                "unsupported database URL (use sqlite://… or postgres://…): {}",
+                redact(url)
+            )))
+        }
+    }
+}
+
+/// The database handle shared by every service: cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+/// A write transaction. On SQLite it holds the single writer connection until it ends.
+pub type Tx = Transaction<'static, Any>;
+
+impl Db {
+    /// Connects (creating the SQLite file and its folder if needed). Does not migrate.
+    pub async fn connect(url: &str) -> Result<Db> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = Backend::from_url(url)?;
+        match backend {
+            Backend::Sqlite => {
+                if let Some(parent) =
+                    sqlite_path(url).and_then(|p| p.parent().map(Path::to_path_buf))
+                    && !parent.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(&parent).map_err(|e| {
+                        Error::Internal(format!("cannot create {}: {e}", parent.display()))
+                    })?;
+                }
+                let url = with_rwc(url);
+                let write = sqlite_options(1).connect(&url).await?;
+                let read = sqlite_options(4).connect(&url).await?;
+                Ok(Db {
+                    read,
+                    write,
+                    backend,
+                })
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .min_connections(0)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect(url)
+                    .await?;
+                Ok(Db {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                })
+            }
+        }
+    }
+
+    /// Connects and brings the schema up to date (and the reference data with it).
+    pub async fn connect_and_migrate(url: &str) -> Result<Db> {
+        let db = Db::connect(url).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Runs the migrations of this backend that have not run yet, then refreshes reference
+    /// tables (provinces).
+    pub async fn migrate(&self) -> Result<()> {
+        let dir = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let migrator = Migrator::with_migrations(migrations(dir)?);
+        migrator
+            .run(&self.write)
+            .await
+            .map_err(|e| Error::Internal(format!("migration failed: {e}")))?;
+        crate::provinces::seed(self).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool for reads.
+    pub fn read(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// The pool for single write statements outside a transaction.
+    pub fn write(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// Begins a write transaction. Its first statement should be a write (SQLite discipline).
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(self.write.begin().await?)
+    }
+
+    /// Checks that the database answers (readiness).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    /// Closes both pools, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+fn sqlite_options(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                if conn.backend_name() == "SQLite" {
+                    sqlx::raw_sql(
+                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                         PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;",
+                    )
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+}
+
+/// The file path of a `sqlite://path?…` URL (None for in-memory databases).
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        None
+    } else {
+        Some(std::path::PathBuf::from(path))
+    }
+}
+
+fn with_rwc(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// A database URL with its password hidden, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn migrations(dir: &'static Dir<'static>) -> Result<Vec<Migration>> {
+    let mut out = Vec::new();
+    for file in dir.files() {
+        let name = file
+            .path()
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
+        let Some(stem) = name.strip_suffix(".sql") else {
+            continue;
+        };
+        let (num, desc) = stem.split_once('_').unwrap_or((stem, ""));
+        let version: i64 = num
+            .parse()
+            .map_err(|_| Error::Internal(format!("migration file without a number: {name}")))?;
+        let sql = file
+            .contents_utf8()
+            .ok_or_else(|| Error::Internal(format!("migration {name} is not UTF-8")))?;
+        out.push(Migration::new(
+            version,
+            Cow::Owned(desc.replace('_', " ")),
+            MigrationType::Simple,
+            sqlx::SqlSafeStr::into_sql_str(sql),
+            false,
+        ));
+    }
+    out.sort_by_key(|m| m.version);
+    Ok(out)
+}
+
+/// Reads a boolean column on either backend (SQLite stores 0/1 integers, PostgreSQL BOOLEAN).
+pub fn bool_col(row: &AnyRow, col: &str) -> Result<bool> {
+    if let Ok(v) = row.try_get::<i64, _>(col) {
+        return Ok(v != 0);
+    }
+    Ok(row.try_get::<bool, _>(col)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            Backend::from_url("sqlite://data/x.db").unwrap(),
+            Backend::Sqlite
+        );
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(Backend::from_url("mysql://h/db").is_err());
+        assert_eq!(
+            sqlite_path("sqlite://data/choso.db?mode=rwc")
+                .unwrap()
+                .to_str(),
+            Some("data/choso.db")
+        );
+        assert_eq!(with_rwc("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let names = |d: &Dir| {
+            let mut v: Vec<String> = d.files().map(|f| f.path().display().to_string()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&SQLITE_MIGRATIONS), names(&POSTGRES_MIGRATIONS));
+        assert!(!names(&SQLITE_MIGRATIONS).is_empty());
+    }
+}

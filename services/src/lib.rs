@@ -1,0 +1,17 @@
+//! choso-services: the domain of Choso and its storage.
+//!
+//! No HTTP and no GraphQL live here: the web handlers in the app and the GraphQL layer call
+//! these functions. One module per bounded area; `db` holds the portable SQL plumbing shared
+//! by all of them, `error` the one error type of the crate.
+
+pub mod accounts;
+pub mod db;
+pub mod error;
+pub mod ids;
+pub mod provinces;
+pub mod tenancy;
+pub mod text;
+
+pub use db::{Backend, Db};
+pub use error::{Error, Result, UserError};
+pub use tenancy::{MemberRole, ShopId, ShopScope};

@@ -1,0 +1,197 @@
+//! The command line: `serve` (the default, with `--demo`), `migrate`, `schema`, `user create`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use choso_services::{
+    Db, Error,
+    accounts::{self, NewUser, Role},
+    db::redact,
+};
+use clap::{Args, Parser, Subcommand};
+
+use crate::{
+    BoxError,
+    config::{Config, DEFAULT_ADDR, DEFAULT_DATABASE_URL},
+    server::{Server, shutdown_signal},
+};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "choso",
+    version,
+    about = "Choso: storefronts and online ordering for Vietnamese SMEs"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Migrate the database, then serve the API, storefronts and console.
+    Serve(ServeArgs),
+    /// Bring a database's schema up to date and exit.
+    Migrate(DbArgs),
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DbArgs {
+    /// sqlite://path or postgres://user@host/db
+    #[arg(long, env = "CHOSO_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[arg(long, env = "CHOSO_ADDR", default_value = DEFAULT_ADDR)]
+    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Seed a demo shop with products when the database has no shop.
+    #[arg(long)]
+    pub demo: bool,
+    /// Public base address, e.g. https://choso.example
+    #[arg(long, env = "CHOSO_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// `{slug}.{base domain}` reaches a shop.
+    #[arg(long, env = "CHOSO_BASE_DOMAIN")]
+    pub base_domain: Option<String>,
+    /// Folder for uploads and outgoing mail files.
+    #[arg(long, env = "CHOSO_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account (admin or province staff).
+    Create(UserCreateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UserCreateArgs {
+    #[arg(long)]
+    pub email: String,
+    #[arg(long, env = "CHOSO_USER_PASSWORD")]
+    pub password: String,
+    /// admin, province_staff or merchant
+    #[arg(long)]
+    pub role: String,
+    /// Province code (province staff only), one of the 34.
+    #[arg(long)]
+    pub province: Option<String>,
+    #[arg(long, default_value = "")]
+    pub full_name: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), BoxError> {
+    match cli.command {
+        None => {
+            serve(ServeArgs {
+                addr: std::env::var("CHOSO_ADDR")
+                    .ok()
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or_else(|| DEFAULT_ADDR.parse().expect("valid default address")),
+                db: DbArgs {
+                    database_url: std::env::var("CHOSO_DATABASE_URL")
+                        .unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_string()),
+                },
+                demo: true,
+                public_url: std::env::var("CHOSO_PUBLIC_URL").ok(),
+                base_domain: std::env::var("CHOSO_BASE_DOMAIN").ok(),
+                data_dir: std::env::var("CHOSO_DATA_DIR")
+                    .unwrap_or_else(|_| "data".into())
+                    .into(),
+            })
+            .await
+        }
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Migrate(args)) => {
+            let db = Db::connect_and_migrate(&args.database_url).await?;
+            db.close().await;
+            println!("migrated {}", redact(&args.database_url));
+            Ok(())
+        }
+        Some(Command::Schema) => {
+            print!("{}", choso_graphql::sdl());
+            Ok(())
+        }
+        Some(Command::User(UserCommand::Create(args))) => {
+            let Some(role) = Role::parse(&args.role) else {
+                return Err(format!(
+                    "unknown role {:?}: use admin, province_staff or merchant",
+                    args.role
+                )
+                .into());
+            };
+            let db = Db::connect_and_migrate(&args.db.database_url).await?;
+            let result = accounts::create_user(
+                &db,
+                NewUser {
+                    email: args.email,
+                    password: args.password,
+                    full_name: args.full_name,
+                    role,
+                    province_code: args.province,
+                },
+            )
+            .await;
+            db.close().await;
+            match result {
+                Ok(user) => {
+                    println!(
+                        "created {} {} ({})",
+                        user.role.as_str(),
+                        user.email,
+                        user.id
+                    );
+                    Ok(())
+                }
+                Err(Error::Invalid(errs)) => {
+                    let msg: Vec<String> = errs
+                        .iter()
+                        .map(|e| format!("{}: {}", e.code, e.message))
+                        .collect();
+                    Err(msg.join("\n").into())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), BoxError> {
+    let config = Config {
+        addr: args.addr,
+        database_url: args.db.database_url.clone(),
+        public_url: args.public_url,
+        base_domain: args.base_domain,
+        data_dir: args.data_dir,
+        demo: args.demo,
+        max_body_bytes: 1024 * 1024,
+    };
+    tracing::info!(database = %redact(&config.database_url), "starting");
+    let server = Server::start(config).await?;
+    let base = server.base_url.clone();
+    println!();
+    println!("  Choso is running on {}", redact(&args.db.database_url));
+    println!("  GraphiQL:         {base}/graphql");
+    if args.demo {
+        println!("  Demo storefront:  {base}/s/{}/", crate::demo::DEMO_SLUG);
+    }
+    println!("  Health check:     {base}/healthz");
+    println!("  Press Ctrl-C to stop.");
+    println!();
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    server.stop().await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! Runtime configuration, from flags and environment (flags beat environment); see
+//! ARCHITECTURE.md "Running".
+
+use std::{net::SocketAddr, path::PathBuf};
+
+/// Default embedded database.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/choso.db?mode=rwc";
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen (port 0 picks a free one).
+    pub addr: SocketAddr,
+    pub database_url: String,
+    /// The public base address (for links in emails, storefront URLs); defaults to
+    /// `http://{addr}`.
+    pub public_url: Option<String>,
+    /// `{slug}.{base_domain}` reaches a shop's storefront.
+    pub base_domain: Option<String>,
+    /// Folder for uploads and (without SMTP) outgoing mail.
+    pub data_dir: PathBuf,
+    /// Seed a demo shop when the database has none.
+    pub demo: bool,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// A configuration for tests and embedding: the given database, a random local port.
+    pub fn for_database(database_url: impl Into<String>, data_dir: PathBuf) -> Config {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.into(),
+            public_url: None,
+            base_domain: None,
+            data_dir,
+            demo: false,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+
+    /// The public base address without a trailing slash.
+    pub fn public_base(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{bound}"),
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! GraphQL over HTTP: `POST /graphql` (JSON, single or batch), GraphiQL on `GET /graphql`
+//! with its assets served from the binary (it works with no internet), and subscriptions over
+//! WebSocket at `/graphql/ws` (graphql-transport-ws and graphql-ws), authenticated by the
+//! `Authorization` entry of the connection payload.
+
+use std::net::SocketAddr;
+
+use async_graphql::{BatchRequest, Data, http::ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{ConnectInfo, Path, State, WebSocketUpgrade},
+    http::{HeaderMap, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use choso_graphql::Viewer;
+use choso_services::accounts;
+use include_dir::{Dir, include_dir};
+
+use crate::server::AppState;
+
+static GRAPHIQL: Dir = include_dir!("$CARGO_MANIFEST_DIR/src/assets/graphiql");
+
+/// The bearer token of an `Authorization` header value.
+fn bearer(value: &str) -> Option<String> {
+    let v = value.trim();
+    let token = v
+        .strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))?;
+    Some(token.trim().to_string())
+}
+
+/// Who is calling: an unknown, expired or revoked token is treated as no token.
+pub async fn viewer_for(
+    state: &AppState,
+    token: Option<String>,
+    client_ip: Option<String>,
+) -> Viewer {
+    let user = match &token {
+        Some(t) => match accounts::authenticate(&state.db, t).await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(error = %e, "token check failed");
+                None
+            }
+        },
+        None => None,
+    };
+    Viewer {
+        user,
+        token,
+        client_ip,
+    }
+}
+
+fn error_body(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })),
+    )
+        .into_response()
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("The body must be a GraphQL request in JSON: {e}"),
+            );
+        }
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer);
+    let viewer = viewer_for(&state, token, Some(addr.ip().to_string())).await;
+    let response = state.schema.execute_batch(request.data(viewer)).await;
+    let mut resp = Json(response).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
+pub async fn graphiql() -> Response {
+    match GRAPHIQL
+        .get_file("index.html")
+        .and_then(|f| f.contents_utf8())
+    {
+        Some(html) => Html(html).into_response(),
+        None => (StatusCode::NOT_FOUND, "GraphiQL is not bundled").into_response(),
+    }
+}
+
+pub async fn graphiql_asset(Path(file): Path<String>) -> Response {
+    let Some(f) = GRAPHIQL.get_file(&file) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let mime = match file.rsplit('.').next() {
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("html") => "text/html; charset=utf-8",
+        _ => "application/octet-stream",
+    };
+    (
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        f.contents(),
+    )
+        .into_response()
+}
+
+pub async fn ws(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let schema = state.schema.clone();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| {
+            GraphQLWebSocket::new(stream, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let auth = ["Authorization", "authorization"]
+                        .iter()
+                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()).map(str::to_string));
+                    let token = auth.as_deref().and_then(bearer);
+                    let viewer = viewer_for(&state, token, Some(addr.ip().to_string())).await;
+                    let mut data = Data::default();
+                    data.insert(viewer);
+                    Ok(data)
+                })
+                .serve()
+        })
+}

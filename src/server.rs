@@ -1,0 +1,167 @@
+//! The HTTP server: router assembly, middleware (request id, tracing, metrics, body limit,
+//! timeout), start-up (connect, migrate, seed) and graceful shutdown.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request},
+    http::{HeaderName, StatusCode},
+    middleware,
+    routing::get,
+};
+use choso_graphql::ChosoSchema;
+use choso_services::Db;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tower_http::{
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::{BoxError, config::Config, graphql_http, health, metrics::Metrics};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub schema: ChosoSchema,
+    pub config: Arc<Config>,
+    pub metrics: Metrics,
+    /// The public base address, e.g. `http://127.0.0.1:8080`.
+    pub base_url: Arc<str>,
+}
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone, Default)]
+struct Ulids;
+
+impl MakeRequestId for Ulids {
+    fn make_request_id<B>(&mut self, _req: &axum::http::Request<B>) -> Option<RequestId> {
+        choso_services::ids::new_id()
+            .parse()
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// The whole router.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.max_body_bytes;
+    let routes = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route(
+            "/graphql",
+            get(graphql_http::graphiql).post(graphql_http::post),
+        )
+        .route("/graphql/ws", get(graphql_http::ws))
+        .route("/graphql/assets/{file}", get(graphql_http::graphiql_asset))
+        .route_layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
+        .with_state(state);
+    routes
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), Ulids))
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub db: Db,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), std::io::Error>>,
+}
+
+impl Server {
+    /// Connects to the database, migrates, seeds the demo shop if asked, binds and serves.
+    pub async fn start(config: Config) -> Result<Server, BoxError> {
+        let db = Db::connect_and_migrate(&config.database_url).await?;
+        Self::start_with_db(config, db).await
+    }
+
+    /// Serves an already migrated database.
+    pub async fn start_with_db(config: Config, db: Db) -> Result<Server, BoxError> {
+        let listener = TcpListener::bind(config.addr).await?;
+        let addr = listener.local_addr()?;
+        let base_url = config.public_base(addr);
+        if config.demo {
+            crate::demo::seed_if_empty(&db).await?;
+        }
+        let state = AppState {
+            schema: choso_graphql::build_schema(db.clone()),
+            db: db.clone(),
+            config: Arc::new(config),
+            metrics: Metrics::default(),
+            base_url: base_url.clone().into(),
+        };
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Ok(Server {
+            addr,
+            base_url,
+            db,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// Stops accepting, lets in-flight requests finish, then closes the database.
+    pub async fn stop(mut self) -> Result<(), BoxError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match tokio::time::timeout(Duration::from_secs(30), &mut self.task).await {
+            Ok(joined) => joined??,
+            Err(_) => {
+                tracing::warn!("in-flight requests did not finish in 30 s; stopping anyway");
+                self.task.abort();
+            }
+        }
+        self.db.close().await;
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,10 @@
+//! Black-box tests of the choso app over HTTP: the server runs in-process on a random port
+//! with a fresh database per test. Storage tests run on SQLite and, when
+//! `CHOSO_TEST_POSTGRES_URL` is set, again on a fresh PostgreSQL database (see `helpers`).
+
+mod helpers;
+
+mod accounts;
+mod cli;
+mod graphql_server;
+mod ops;
