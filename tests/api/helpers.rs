@@ -23,7 +23,13 @@ pub struct TestApp {
     pub database_url: String,
     pub data_dir: PathBuf,
     server: Option<Server>,
-    pg_drop: Option<(String, String)>,
+    _pg_drop: Option<PgDrop>,
+}
+
+/// Drops a per-test PostgreSQL database when it goes out of scope.
+pub struct PgDrop {
+    admin: String,
+    name: String,
 }
 
 /// Runs each named `async fn(TestApp)` as two tests: `<name>::sqlite` and `<name>::postgres`.
@@ -58,7 +64,7 @@ fn temp_dir() -> PathBuf {
 pub async fn fresh_database(
     backend: Backend,
     dir: &std::path::Path,
-) -> Option<(String, Option<(String, String)>)> {
+) -> Option<(String, Option<PgDrop>)> {
     match backend {
         Backend::Sqlite => Some((
             format!("sqlite://{}/choso.db?mode=rwc", dir.display()),
@@ -88,7 +94,8 @@ pub async fn fresh_database(
                 .await
                 .expect("create test database");
             db.close().await;
-            Some((with_database(&admin, &name), Some((admin, name))))
+            let url = with_database(&admin, &name);
+            Some((url, Some(PgDrop { admin, name })))
         }
     }
 }
@@ -139,7 +146,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         database_url: url,
         data_dir: dir,
         server: Some(server),
-        pg_drop,
+        _pg_drop: pg_drop,
     })
 }
 
@@ -232,26 +239,30 @@ pub fn error_code(v: &Value) -> Option<String> {
 impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.data_dir);
-        if let Some((admin, name)) = self.pg_drop.take() {
-            // Runs on its own thread and runtime: Drop cannot await.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build();
-                if let Ok(rt) = rt {
-                    rt.block_on(async move {
-                        if let Ok(db) = Db::connect(&admin).await {
-                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                            )))
-                            .execute(db.write())
-                            .await;
-                            db.close().await;
-                        }
-                    });
-                }
-            })
-            .join();
-        }
+    }
+}
+
+impl Drop for PgDrop {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Runs on its own thread and runtime: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt {
+                rt.block_on(async move {
+                    if let Ok(db) = Db::connect(&admin).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(db.write())
+                        .await;
+                        db.close().await;
+                    }
+                });
+            }
+        })
+        .join();
     }
 }
