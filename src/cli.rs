@@ -185,6 +185,11 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     println!("  GraphiQL:         {base}/graphql");
     if args.demo {
         println!("  Demo storefront:  {base}/s/{}/", crate::demo::DEMO_SLUG);
+        println!(
+            "  Demo owner:       {} / {}",
+            crate::demo::DEMO_EMAIL,
+            crate::demo::DEMO_PASSWORD
+        );
     }
     println!("  Health check:     {base}/healthz");
     println!("  Press Ctrl-C to stop.");

@@ -106,7 +106,7 @@ impl Server {
             crate::demo::seed_if_empty(&db).await?;
         }
         let state = AppState {
-            schema: choso_graphql::build_schema(db.clone()),
+            schema: choso_graphql::build_schema(db.clone(), &base_url),
             db: db.clone(),
             config: Arc::new(config),
             metrics: Metrics::default(),

@@ -26,6 +26,19 @@ impl User {
     async fn role(&self) -> &str {
         self.0.role.as_str()
     }
+    /// The shops this user is a member of.
+    async fn shops(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<crate::shops::Shop>> {
+        let list = choso_services::shops::for_user(db(ctx), &self.0.id)
+            .await
+            .map_err(top_level)?;
+        Ok(list
+            .into_iter()
+            .map(|(shop, role)| crate::shops::Shop {
+                shop,
+                role: Some(role),
+            })
+            .collect())
+    }
     /// For province staff: the province they see.
     async fn province_code(&self) -> Option<&str> {
         self.0.province_code.as_deref()

@@ -29,3 +29,13 @@ pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
 pub fn require_user<'a>(ctx: &Context<'a>) -> Result<&'a User, Error> {
     viewer(ctx).user.as_ref().ok_or(Error::Unauthenticated)
 }
+
+/// The public base address (no trailing slash), for links such as `Shop.url`.
+#[derive(Debug, Clone)]
+pub struct BaseUrl(pub String);
+
+pub fn base_url<'a>(ctx: &Context<'a>) -> &'a str {
+    ctx.data_opt::<BaseUrl>()
+        .map(|b| b.0.as_str())
+        .unwrap_or("")
+}

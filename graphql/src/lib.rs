@@ -7,20 +7,29 @@
 //! request id).
 
 pub mod accounts;
+pub mod catalog;
 pub mod context;
 pub mod error;
+pub mod ids;
+pub mod loaders;
+pub mod orders;
 pub mod scalars;
+pub mod shops;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Schema, dataloader::DataLoader};
 use choso_services::Db;
 
 pub use context::Viewer;
 
 #[derive(MergedObject, Default)]
-pub struct Query(accounts::AccountQuery);
+pub struct Query(accounts::AccountQuery, shops::ShopQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(accounts::AccountMutation);
+pub struct Mutation(
+    accounts::AccountMutation,
+    shops::ShopMutation,
+    catalog::CatalogMutation,
+);
 
 pub type ChosoSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -28,9 +37,14 @@ pub type ChosoSchema = Schema<Query, Mutation, EmptySubscription>;
 pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 2_000;
 
-/// Builds the schema over a database handle.
-pub fn build_schema(db: Db) -> ChosoSchema {
+/// Builds the schema over a database handle; `base_url` is the public address (for links).
+pub fn build_schema(db: Db, base_url: &str) -> ChosoSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .data(DataLoader::new(
+            loaders::CatalogLoader { db: db.clone() },
+            tokio::spawn,
+        ))
+        .data(context::BaseUrl(base_url.trim_end_matches('/').to_string()))
         .data(db)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)

@@ -5,12 +5,18 @@
 //! by all of them, `error` the one error type of the crate.
 
 pub mod accounts;
+pub mod banks;
+pub mod catalog;
+pub mod csv;
 pub mod db;
 pub mod error;
 pub mod ids;
+pub mod markdown;
 pub mod provinces;
+pub mod shops;
 pub mod tenancy;
 pub mod text;
+pub mod vietqr;
 
 pub use db::{Backend, Db};
 pub use error::{Error, Result, UserError};

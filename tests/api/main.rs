@@ -5,6 +5,8 @@
 mod helpers;
 
 mod accounts;
+mod catalog;
 mod cli;
 mod graphql_server;
 mod ops;
+mod shops;
