@@ -10,6 +10,7 @@ pub mod graphql_http;
 pub mod health;
 pub mod metrics;
 pub mod server;
+pub mod uploads_http;
 
 /// The app's error for start-up and commands (request handling maps service errors itself).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -8,7 +8,7 @@ use axum::{
     extract::{DefaultBodyLimit, Request},
     http::{HeaderName, StatusCode},
     middleware,
-    routing::get,
+    routing::{get, post},
 };
 use choso_graphql::ChosoSchema;
 use choso_services::Db;
@@ -19,7 +19,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{BoxError, config::Config, graphql_http, health, metrics::Metrics};
+use crate::{BoxError, config::Config, graphql_http, health, metrics::Metrics, uploads_http};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -59,6 +59,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/graphql/ws", get(graphql_http::ws))
         .route("/graphql/assets/{file}", get(graphql_http::graphiql_asset))
+        .route(
+            "/api/shops/{shop}/uploads",
+            post(uploads_http::upload).layer(DefaultBodyLimit::max(choso_services::uploads::MAX_UPLOAD_BYTES + 1)),
+        )
+        .route("/uploads/{shop}/{file}", get(uploads_http::serve))
         .route_layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::track,

@@ -457,6 +457,27 @@ fn collection_input(
     })
 }
 
+#[derive(SimpleObject)]
+pub struct ImportRowError {
+    /// Line in the file (the header is line 1).
+    pub row: i64,
+    pub column: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct ImportPayload {
+    pub created_products: i64,
+    pub created_variants: i64,
+    pub updated_variants: i64,
+    pub skipped_rows: i64,
+    /// Problems with single rows; when any is present and bad rows were not skipped,
+    /// nothing was imported.
+    pub row_errors: Vec<ImportRowError>,
+    pub user_errors: Vec<UserError>,
+}
+
 #[derive(Default)]
 pub struct CatalogMutation;
 
@@ -592,6 +613,30 @@ impl CatalogMutation {
         }
         .await;
         variant_payload(r)
+    }
+
+    /// Creates or updates products from a CSV exported from Excel, matched by SKU. With a
+    /// bad row nothing is imported unless `skipInvalidRows` is true.
+    async fn import_products(&self, ctx: &Context<'_>, shop_id: ID, csv: String, skip_invalid_rows: Option<bool>) -> async_graphql::Result<ImportPayload> {
+        let r = async {
+            let scope = scope_or_err(ctx, &ShopId::new(shop_id.trim()), MemberRole::Staff).await?;
+            catalog::import::import_products(db(ctx), &scope, csv.as_bytes(), skip_invalid_rows.unwrap_or(false)).await
+        }
+        .await;
+        let (report, user_errors) = payload(r)?;
+        let Some(rep) = report else { return Ok(ImportPayload { user_errors, ..Default::default() }) };
+        Ok(ImportPayload {
+            created_products: rep.created_products,
+            created_variants: rep.created_variants,
+            updated_variants: rep.updated_variants,
+            skipped_rows: rep.skipped_rows,
+            row_errors: rep
+                .errors
+                .into_iter()
+                .map(|e| ImportRowError { row: e.row as i64, column: e.column, code: e.code, message: e.message })
+                .collect(),
+            user_errors,
+        })
     }
 
     async fn create_collection(

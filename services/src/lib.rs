@@ -16,6 +16,7 @@ pub mod provinces;
 pub mod shops;
 pub mod tenancy;
 pub mod text;
+pub mod uploads;
 pub mod vietqr;
 
 pub use db::{Backend, Db};
