@@ -61,7 +61,9 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/assets/{file}", get(graphql_http::graphiql_asset))
         .route(
             "/api/shops/{shop}/uploads",
-            post(uploads_http::upload).layer(DefaultBodyLimit::max(choso_services::uploads::MAX_UPLOAD_BYTES + 1)),
+            post(uploads_http::upload).layer(DefaultBodyLimit::max(
+                choso_services::uploads::MAX_UPLOAD_BYTES + 1,
+            )),
         )
         .route("/uploads/{shop}/{file}", get(uploads_http::serve))
         .route_layer(middleware::from_fn_with_state(

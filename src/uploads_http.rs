@@ -14,7 +14,11 @@ use choso_services::{Error, MemberRole, ShopId, accounts, shops, uploads};
 use crate::server::AppState;
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(serde_json::json!({ "error": { "code": code, "message": message } }))).into_response()
+    (
+        status,
+        Json(serde_json::json!({ "error": { "code": code, "message": message } })),
+    )
+        .into_response()
 }
 
 /// One mapping from service errors to HTTP for the JSON endpoints.
@@ -30,18 +34,43 @@ pub fn service_error(e: Error) -> Response {
             };
             error(status, &code, &msg)
         }
-        Error::Unauthenticated => error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "Sign in first."),
-        Error::Forbidden => error(StatusCode::FORBIDDEN, "FORBIDDEN", "You are not allowed to do this."),
-        Error::NotFound(what) => error(StatusCode::NOT_FOUND, "NOT_FOUND", &format!("{what} not found")),
-        Error::Unavailable => error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "Try again shortly."),
+        Error::Unauthenticated => error(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "Sign in first.",
+        ),
+        Error::Forbidden => error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "You are not allowed to do this.",
+        ),
+        Error::NotFound(what) => error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("{what} not found"),
+        ),
+        Error::Unavailable => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            "Try again shortly.",
+        ),
         e => {
             tracing::error!(error = %e, "request failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "Internal error: it has been logged.")
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "Internal error: it has been logged.",
+            )
         }
     }
 }
 
-pub async fn upload(State(state): State<AppState>, Path(shop): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn upload(
+    State(state): State<AppState>,
+    Path(shop): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -53,7 +82,8 @@ pub async fn upload(State(state): State<AppState>, Path(shop): Path<String>, hea
             None => None,
         }
         .ok_or(Error::Unauthenticated)?;
-        let scope = shops::authorize(&state.db, &user, &ShopId::new(shop), MemberRole::Staff).await?;
+        let scope =
+            shops::authorize(&state.db, &user, &ShopId::new(shop), MemberRole::Staff).await?;
         uploads::store(&state.db, &scope, &state.config.data_dir, &body).await
     }
     .await;
@@ -63,7 +93,10 @@ pub async fn upload(State(state): State<AppState>, Path(shop): Path<String>, hea
     }
 }
 
-pub async fn serve(State(state): State<AppState>, Path((shop, file)): Path<(String, String)>) -> Response {
+pub async fn serve(
+    State(state): State<AppState>,
+    Path((shop, file)): Path<(String, String)>,
+) -> Response {
     let Some((path, content_type)) = uploads::locate(&state.config.data_dir, &shop, &file) else {
         return StatusCode::NOT_FOUND.into_response();
     };

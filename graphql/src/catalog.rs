@@ -1,6 +1,8 @@
 //! The catalog in GraphQL: products, variants, images, collections, stock, and their
 //! mutations. Variants and images come through data loaders (one statement per page).
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, dataloader::DataLoader};
 use choso_services::{
     MemberRole, ShopId,
@@ -20,11 +22,14 @@ use crate::{
     shops::{OkPayload, scope_or_err},
 };
 
-/// A product; `member` says whether the viewer is a member of its shop.
+/// A product; `member` says whether the viewer is a member of its shop. Lists preload the
+/// variants and images of a whole page (one statement each); single products use the loader.
 #[derive(Clone)]
 pub struct Product {
     pub product: catalog::Product,
     pub member: bool,
+    pub variants: Option<Arc<Vec<catalog::Variant>>>,
+    pub images: Option<Arc<Vec<catalog::Image>>>,
 }
 
 fn loader_error(e: std::sync::Arc<choso_services::Error>) -> async_graphql::Error {
@@ -33,10 +38,22 @@ fn loader_error(e: std::sync::Arc<choso_services::Error>) -> async_graphql::Erro
 }
 
 impl Product {
+    pub fn new(product: catalog::Product, member: bool) -> Product {
+        Product {
+            product,
+            member,
+            variants: None,
+            images: None,
+        }
+    }
+
     async fn load_variants(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<catalog::Variant>> {
+        if let Some(v) = &self.variants {
+            return Ok(v.as_ref().clone());
+        }
         let key = VariantsOf(self.product.shop_id.clone(), self.product.id.clone());
         let v = ctx
             .data_unchecked::<DataLoader<CatalogLoader>>()
@@ -100,14 +117,19 @@ impl Product {
             .collect())
     }
     async fn images(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Image>> {
-        let key = ImagesOf(self.product.shop_id.clone(), self.product.id.clone());
-        let imgs = ctx
-            .data_unchecked::<DataLoader<CatalogLoader>>()
-            .load_one(key)
-            .await
-            .map_err(loader_error)?;
+        let imgs = match &self.images {
+            Some(i) => i.as_ref().clone(),
+            None => {
+                let key = ImagesOf(self.product.shop_id.clone(), self.product.id.clone());
+                let loader = ctx.data_unchecked::<DataLoader<CatalogLoader>>();
+                loader
+                    .load_one(key)
+                    .await
+                    .map_err(loader_error)?
+                    .unwrap_or_default()
+            }
+        };
         Ok(imgs
-            .unwrap_or_default()
             .into_iter()
             .map(|i| Image {
                 id: ID(gid(&self.product.shop_id, &i.id)),
@@ -235,22 +257,61 @@ pub struct ProductConnection {
     pub page_info: PageInfo,
 }
 
-pub fn page_to_connection(page: Page<catalog::Product>, member: bool) -> ProductConnection {
+/// Builds a connection, preloading the children the query asks for: one statement for the
+/// variants and one for the images of the whole page, whatever its size.
+pub async fn page_to_connection(
+    ctx: &Context<'_>,
+    shop: &ShopId,
+    page: Page<catalog::Product>,
+    member: bool,
+) -> async_graphql::Result<ProductConnection> {
+    let node = ctx.look_ahead().field("edges").field("node");
+    let ids: Vec<String> = page.items.iter().map(|(p, _)| p.id.clone()).collect();
+    let wants_variants = node.field("variants").exists()
+        || node.field("priceRange").exists()
+        || node.field("available").exists();
+    let mut variants = if wants_variants {
+        catalog::variants_for(db(ctx), shop, &ids)
+            .await
+            .map_err(top_level)?
+    } else {
+        Default::default()
+    };
+    let mut images = if node.field("images").exists() {
+        catalog::images_for(db(ctx), shop, &ids)
+            .await
+            .map_err(top_level)?
+    } else {
+        Default::default()
+    };
     let end_cursor = page.items.last().map(|(_, c)| c.clone());
-    ProductConnection {
+    Ok(ProductConnection {
         edges: page
             .items
             .into_iter()
-            .map(|(p, cursor)| ProductEdge {
-                node: Product { product: p, member },
-                cursor,
+            .map(|(p, cursor)| {
+                let v =
+                    wants_variants.then(|| Arc::new(variants.remove(&p.id).unwrap_or_default()));
+                let i = node
+                    .field("images")
+                    .exists()
+                    .then(|| Arc::new(images.remove(&p.id).unwrap_or_default()));
+                ProductEdge {
+                    node: Product {
+                        product: p,
+                        member,
+                        variants: v,
+                        images: i,
+                    },
+                    cursor,
+                }
             })
             .collect(),
         page_info: PageInfo {
             has_next_page: page.has_next_page,
             end_cursor,
         },
-    }
+    })
 }
 
 /// A manual collection.
@@ -289,10 +350,7 @@ impl Collection {
             .map_err(top_level)?;
         Ok(list
             .into_iter()
-            .map(|p| Product {
-                product: p,
-                member: self.member,
-            })
+            .map(|p| Product::new(p, self.member))
             .collect())
     }
 }
@@ -400,10 +458,7 @@ fn product_payload(
 ) -> async_graphql::Result<ProductPayload> {
     let (p, user_errors) = payload(r)?;
     Ok(ProductPayload {
-        product: p.map(|p| Product {
-            product: p,
-            member: true,
-        }),
+        product: p.map(|p| Product::new(p, true)),
         user_errors,
     })
 }
@@ -617,14 +672,31 @@ impl CatalogMutation {
 
     /// Creates or updates products from a CSV exported from Excel, matched by SKU. With a
     /// bad row nothing is imported unless `skipInvalidRows` is true.
-    async fn import_products(&self, ctx: &Context<'_>, shop_id: ID, csv: String, skip_invalid_rows: Option<bool>) -> async_graphql::Result<ImportPayload> {
+    async fn import_products(
+        &self,
+        ctx: &Context<'_>,
+        shop_id: ID,
+        csv: String,
+        skip_invalid_rows: Option<bool>,
+    ) -> async_graphql::Result<ImportPayload> {
         let r = async {
             let scope = scope_or_err(ctx, &ShopId::new(shop_id.trim()), MemberRole::Staff).await?;
-            catalog::import::import_products(db(ctx), &scope, csv.as_bytes(), skip_invalid_rows.unwrap_or(false)).await
+            catalog::import::import_products(
+                db(ctx),
+                &scope,
+                csv.as_bytes(),
+                skip_invalid_rows.unwrap_or(false),
+            )
+            .await
         }
         .await;
         let (report, user_errors) = payload(r)?;
-        let Some(rep) = report else { return Ok(ImportPayload { user_errors, ..Default::default() }) };
+        let Some(rep) = report else {
+            return Ok(ImportPayload {
+                user_errors,
+                ..Default::default()
+            });
+        };
         Ok(ImportPayload {
             created_products: rep.created_products,
             created_variants: rep.created_variants,
@@ -633,7 +705,12 @@ impl CatalogMutation {
             row_errors: rep
                 .errors
                 .into_iter()
-                .map(|e| ImportRowError { row: e.row as i64, column: e.column, code: e.code, message: e.message })
+                .map(|e| ImportRowError {
+                    row: e.row as i64,
+                    column: e.column,
+                    code: e.code,
+                    message: e.message,
+                })
                 .collect(),
             user_errors,
         })

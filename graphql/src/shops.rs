@@ -297,7 +297,7 @@ impl Shop {
         let page = catalog::list_products(db(ctx), &self.shop.id, self.visibility(), &q)
             .await
             .gql()?;
-        Ok(page_to_connection(page, self.role.is_some()))
+        page_to_connection(ctx, &self.shop.id, page, self.role.is_some()).await
     }
     /// A product by its handle.
     async fn product(
@@ -308,10 +308,7 @@ impl Shop {
         let p = catalog::product_by_handle(db(ctx), &self.shop.id, &handle, self.visibility())
             .await
             .gql()?;
-        Ok(p.map(|p| Product {
-            product: p,
-            member: self.role.is_some(),
-        }))
+        Ok(p.map(|p| Product::new(p, self.role.is_some())))
     }
     /// Manual collections, in menu order.
     async fn collections(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Collection>> {

@@ -451,17 +451,27 @@ async fn free_handle(db: &Db, shop: &ShopId, base: &str) -> Result<String> {
 
 /// A free handle made from `base`, looked up inside a transaction.
 async fn free_handle_tx(tx: &mut Tx, shop: &ShopId, base: &str) -> Result<String> {
-    let rows = sqlx::query("SELECT handle FROM products WHERE shop_id = $1 AND (handle = $2 OR handle LIKE $3)")
-        .bind(shop.as_str().to_string())
-        .bind(base.to_string())
-        .bind(format!("{base}-%"))
-        .fetch_all(&mut **tx)
-        .await?;
-    let taken: std::collections::HashSet<String> = rows.iter().filter_map(|r| r.try_get::<String, _>("handle").ok()).collect();
+    let rows = sqlx::query(
+        "SELECT handle FROM products WHERE shop_id = $1 AND (handle = $2 OR handle LIKE $3)",
+    )
+    .bind(shop.as_str().to_string())
+    .bind(base.to_string())
+    .bind(format!("{base}-%"))
+    .fetch_all(&mut **tx)
+    .await?;
+    let taken: std::collections::HashSet<String> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>("handle").ok())
+        .collect();
     if !taken.contains(base) {
         return Ok(base.to_string());
     }
-    let stem: String = base.chars().take(54).collect::<String>().trim_end_matches('-').to_string();
+    let stem: String = base
+        .chars()
+        .take(54)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string();
     Ok((2..)
         .map(|n| format!("{stem}-{n}"))
         .find(|h| !taken.contains(h))

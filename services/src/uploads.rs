@@ -51,10 +51,18 @@ pub async fn store(db: &Db, scope: &ShopScope, data_dir: &Path, bytes: &[u8]) ->
         return Err(Error::user(&["file"], "EMPTY_FILE", "The file is empty."));
     }
     if bytes.len() > MAX_UPLOAD_BYTES {
-        return Err(Error::user(&["file"], "FILE_TOO_LARGE", "Images are at most 5 MB."));
+        return Err(Error::user(
+            &["file"],
+            "FILE_TOO_LARGE",
+            "Images are at most 5 MB.",
+        ));
     }
     let Some((content_type, ext)) = sniff(bytes) else {
-        return Err(Error::user(&["file"], "UNSUPPORTED_TYPE", "Upload a JPEG, PNG, WebP or GIF image."));
+        return Err(Error::user(
+            &["file"],
+            "UNSUPPORTED_TYPE",
+            "Upload a JPEG, PNG, WebP or GIF image.",
+        ));
     };
     let id = new_id();
     let file_name = format!("{}.{ext}", id.to_lowercase());
@@ -97,8 +105,15 @@ pub async fn store(db: &Db, scope: &ShopScope, data_dir: &Path, bytes: &[u8]) ->
 
 /// The path and content type of a stored upload, if the name is one we could have made.
 pub fn locate(data_dir: &Path, shop: &str, file: &str) -> Option<(PathBuf, &'static str)> {
-    let safe = |s: &str| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
-    if !safe(shop) || !safe(file) || shop.contains('.') || file.starts_with('.') || file.matches('.').count() != 1 {
+    let safe = |s: &str| {
+        !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+    };
+    if !safe(shop)
+        || !safe(file)
+        || shop.contains('.')
+        || file.starts_with('.')
+        || file.matches('.').count() != 1
+    {
         return None;
     }
     let content_type = match file.rsplit('.').next()? {
@@ -108,7 +123,10 @@ pub fn locate(data_dir: &Path, shop: &str, file: &str) -> Option<(PathBuf, &'sta
         "gif" => "image/gif",
         _ => return None,
     };
-    Some((shop_dir(data_dir, &ShopId::new(shop)).join(file), content_type))
+    Some((
+        shop_dir(data_dir, &ShopId::new(shop)).join(file),
+        content_type,
+    ))
 }
 
 #[cfg(test)]
@@ -118,7 +136,10 @@ mod tests {
     #[test]
     fn sniffs_types_and_refuses_the_rest() {
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest"), Some(("image/png", "png")));
-        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(("image/jpeg", "jpg")));
+        assert_eq!(
+            sniff(&[0xFF, 0xD8, 0xFF, 0xE0]),
+            Some(("image/jpeg", "jpg"))
+        );
         assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(("image/webp", "webp")));
         assert_eq!(sniff(b"<svg onload=alert(1)>"), None);
         assert_eq!(sniff(b"<html>"), None);
@@ -128,7 +149,14 @@ mod tests {
     fn locate_refuses_paths_we_never_make() {
         let d = Path::new("/data");
         assert!(locate(d, "01ABC", "01xyz.png").is_some());
-        for (s, f) in [("..", "x.png"), ("a", "../x.png"), ("a", ".x.png"), ("a", "x.svg"), ("a/b", "x.png"), ("a", "x.png.png")] {
+        for (s, f) in [
+            ("..", "x.png"),
+            ("a", "../x.png"),
+            ("a", ".x.png"),
+            ("a", "x.svg"),
+            ("a/b", "x.png"),
+            ("a", "x.png.png"),
+        ] {
             assert!(locate(d, s, f).is_none(), "{s}/{f}");
         }
     }

@@ -647,49 +647,111 @@ async fn import_creates_updates_and_refuses_atomically(app: TestApp) {
                CF-250;Cà phê Cầu Đất;250g;180000;;10;\"Rang mộc\r\nxay sẵn\";có\r\n\
                CF-500;Cà phê Cầu Đất;500g;340000;400000;5;;có\r\n\
                TRA-01;Trà Shan tuyết;Hộp;250000;;0;;không\r\n";
-    let v = app.gql_as(&token, IMPORT, json!({ "s": shop, "c": csv })).await;
+    let v = app
+        .gql_as(&token, IMPORT, json!({ "s": shop, "c": csv }))
+        .await;
     let r = &v["data"]["importProducts"];
     assert_eq!(r["rowErrors"], json!([]), "{v}");
-    assert_eq!((r["createdProducts"].as_i64(), r["createdVariants"].as_i64()), (Some(2), Some(3)));
+    assert_eq!(
+        (r["createdProducts"].as_i64(), r["createdVariants"].as_i64()),
+        (Some(2), Some(3))
+    );
     let q = "{ shop(slug: \"shop\") { products(first: 10, includeArchived: true) { edges { node { title description published variants { sku title price { amount } compareAtPrice { amount } stock } } } } } }";
     let list = app.gql_as(&token, q, json!({})).await;
-    let edges = list["data"]["shop"]["products"]["edges"].as_array().unwrap().clone();
-    let cf = edges.iter().find(|e| e["node"]["title"] == "Cà phê Cầu Đất").unwrap();
+    let edges = list["data"]["shop"]["products"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let cf = edges
+        .iter()
+        .find(|e| e["node"]["title"] == "Cà phê Cầu Đất")
+        .unwrap();
     assert_eq!(cf["node"]["description"], "Rang mộc\nxay sẵn");
     assert_eq!(cf["node"]["published"], true);
-    assert_eq!(cf["node"]["variants"][1], json!({ "sku": "CF-500", "title": "500g", "price": { "amount": "340000" }, "compareAtPrice": { "amount": "400000" }, "stock": 5 }));
+    assert_eq!(
+        cf["node"]["variants"][1],
+        json!({ "sku": "CF-500", "title": "500g", "price": { "amount": "340000" }, "compareAtPrice": { "amount": "400000" }, "stock": 5 })
+    );
     // Update by SKU (comma file this time), with one bad row: nothing changes.
     let bad = "sku,price,stock\nCF-250,190000,12\nCF-500,-1,3\nNEW-1,1000,1\n";
     let before = snapshot(&app).await;
-    let v = app.gql_as(&token, IMPORT, json!({ "s": shop, "c": bad })).await;
+    let v = app
+        .gql_as(&token, IMPORT, json!({ "s": shop, "c": bad }))
+        .await;
     let r = &v["data"]["importProducts"];
-    let errs: Vec<(i64, String)> = r["rowErrors"].as_array().unwrap().iter().map(|e| (e["row"].as_i64().unwrap(), e["code"].as_str().unwrap().to_string())).collect();
-    assert_eq!(errs, vec![(3, "INVALID_PRICE".to_string()), (4, "REQUIRED".to_string())], "{v}");
+    let errs: Vec<(i64, String)> = r["rowErrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_i64().unwrap(),
+                e["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errs,
+        vec![
+            (3, "INVALID_PRICE".to_string()),
+            (4, "REQUIRED".to_string())
+        ],
+        "{v}"
+    );
     assert_eq!(r["updatedVariants"], 0);
     assert_eq!(snapshot(&app).await, before, "nothing half-imported");
     // The same file, skipping bad rows: the good row is applied, stock change recorded.
-    let v = app.gql_as(&token, IMPORT, json!({ "s": shop, "c": bad, "k": true })).await;
+    let v = app
+        .gql_as(&token, IMPORT, json!({ "s": shop, "c": bad, "k": true }))
+        .await;
     let r = &v["data"]["importProducts"];
-    assert_eq!((r["updatedVariants"].as_i64(), r["skippedRows"].as_i64()), (Some(1), Some(2)), "{v}");
+    assert_eq!(
+        (r["updatedVariants"].as_i64(), r["skippedRows"].as_i64()),
+        (Some(1), Some(2)),
+        "{v}"
+    );
     let list = app.gql_as(&token, "{ shop(slug: \"shop\") { product(handle: \"ca-phe-cau-dat\") { variants { sku price { amount } stock stockMovements { delta reason } } } } }", json!({})).await;
     let v0 = &list["data"]["shop"]["product"]["variants"][0];
     assert_eq!(v0["price"]["amount"], "190000");
     assert_eq!(v0["stock"], 12);
-    assert_eq!(v0["stockMovements"][0], json!({ "delta": 2, "reason": "import" }));
+    assert_eq!(
+        v0["stockMovements"][0],
+        json!({ "delta": 2, "reason": "import" })
+    );
     // Whole-file problems.
     for (csv, code) in [
         ("", "INVALID_CSV"),
         ("title,price\nA,1\n", "MISSING_COLUMN"),
         ("sku,title,price\n\"unterminated,A,1\n", "INVALID_CSV"),
     ] {
-        let v = app.gql_as(&token, IMPORT, json!({ "s": shop, "c": csv })).await;
+        let v = app
+            .gql_as(&token, IMPORT, json!({ "s": shop, "c": csv }))
+            .await;
         let r = &v["data"]["importProducts"];
-        let all: Vec<String> = codes(r).into_iter().chain(r["rowErrors"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap().to_string())).collect();
+        let all: Vec<String> = codes(r)
+            .into_iter()
+            .chain(
+                r["rowErrors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["code"].as_str().unwrap().to_string()),
+            )
+            .collect();
         assert!(all.contains(&code.to_string()), "{csv:?}: {v}");
     }
     // Duplicate SKUs within one file are caught.
-    let v = app.gql_as(&token, IMPORT, json!({ "s": shop, "c": "sku,title,price\nX-1,A,1000\nX-1,B,2000\n" })).await;
-    assert_eq!(v["data"]["importProducts"]["rowErrors"][0]["code"], "DUPLICATE_SKU", "{v}");
+    let v = app
+        .gql_as(
+            &token,
+            IMPORT,
+            json!({ "s": shop, "c": "sku,title,price\nX-1,A,1000\nX-1,B,2000\n" }),
+        )
+        .await;
+    assert_eq!(
+        v["data"]["importProducts"]["rowErrors"][0]["code"], "DUPLICATE_SKU",
+        "{v}"
+    );
 }
 
 storage_tests!(image_uploads_are_checked_stored_and_cached);
@@ -699,25 +761,51 @@ async fn image_uploads_are_checked_stored_and_cached(app: TestApp) {
     let (intruder, _) = owner_with_shop(&app, "intruder@example.vn", "Other").await;
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82".to_vec();
     let url = app.url(&format!("/api/shops/{shop}/uploads"));
-    let r = app.client.post(&url).bearer_auth(&token).body(png.clone()).send().await.unwrap();
+    let r = app
+        .client
+        .post(&url)
+        .bearer_auth(&token)
+        .body(png.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let body: Value = r.json().await.unwrap();
     let path = body["url"].as_str().unwrap().to_string();
-    assert!(path.starts_with(&format!("/uploads/{shop}/")) && path.ends_with(".png"), "{body}");
+    assert!(
+        path.starts_with(&format!("/uploads/{shop}/")) && path.ends_with(".png"),
+        "{body}"
+    );
     let got = app.client.get(app.url(&path)).send().await.unwrap();
     assert_eq!(got.status(), 200);
     assert_eq!(got.headers()["content-type"], "image/png");
-    assert!(got.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(
+        got.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
     assert_eq!(got.bytes().await.unwrap().to_vec(), png);
     // The URL can be used as a product image.
     let v = app.gql_as(&token, CREATE, json!({ "s": shop, "i": { "title": "Ảnh", "images": [{ "url": path }], "variants": [{ "price": "1", "stock": 1 }] } })).await;
-    assert_eq!(v["data"]["createProduct"]["product"]["images"][0]["url"], path);
+    assert_eq!(
+        v["data"]["createProduct"]["product"]["images"][0]["url"],
+        path
+    );
     // Refusals.
     let svg = b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".to_vec();
     let cases: Vec<(Option<&str>, Vec<u8>, u16)> = vec![
         (Some(&token), svg, 415),
         (Some(&token), vec![], 422),
-        (Some(&token), { let mut b = png.clone(); b.resize(6 * 1024 * 1024, 0); b }, 413),
+        (
+            Some(&token),
+            {
+                let mut b = png.clone();
+                b.resize(6 * 1024 * 1024, 0);
+                b
+            },
+            413,
+        ),
         (None, png.clone(), 401),
         (Some(&intruder), png.clone(), 403),
     ];
@@ -729,7 +817,15 @@ async fn image_uploads_are_checked_stored_and_cached(app: TestApp) {
         assert_eq!(req.send().await.unwrap().status().as_u16(), status);
     }
     assert_eq!(app.count("uploads").await, 1);
-    for bad in ["/uploads/x/..%2F..%2Fchoso.db", "/uploads/../choso.db", &format!("/uploads/{shop}/nope.png")] {
-        assert_eq!(app.client.get(app.url(bad)).send().await.unwrap().status(), 404, "{bad}");
+    for bad in [
+        "/uploads/x/..%2F..%2Fchoso.db",
+        "/uploads/../choso.db",
+        &format!("/uploads/{shop}/nope.png"),
+    ] {
+        assert_eq!(
+            app.client.get(app.url(bad)).send().await.unwrap().status(),
+            404,
+            "{bad}"
+        );
     }
 }

@@ -9,7 +9,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::Row;
 
-use super::{CleanVariant, MAX_STOCK, check_description, check_price, check_sku, check_title, free_handle_tx, insert_variant, record_movement};
+use super::{
+    CleanVariant, MAX_STOCK, check_description, check_price, check_sku, check_title,
+    free_handle_tx, insert_variant, record_movement,
+};
 use crate::{
     csv::{self, Table},
     db::Db,
@@ -82,22 +85,39 @@ fn check_rows(table: &Table) -> (Vec<Parsed>, Vec<RowError>) {
     let mut errors = Vec::new();
     let mut out = Vec::new();
     let c = |names| column(table, names);
-    let (sku_c, title_c, var_c, price_c, cmp_c, stock_c, desc_c, pub_c, handle_c) =
-        (c(SKU), c(TITLE), c(VARIANT), c(PRICE), c(COMPARE), c(STOCK), c(DESCRIPTION), c(PUBLISHED), c(HANDLE));
+    let (sku_c, title_c, var_c, price_c, cmp_c, stock_c, desc_c, pub_c, handle_c) = (
+        c(SKU),
+        c(TITLE),
+        c(VARIANT),
+        c(PRICE),
+        c(COMPARE),
+        c(STOCK),
+        c(DESCRIPTION),
+        c(PUBLISHED),
+        c(HANDLE),
+    );
     let Some(sku_c) = sku_c else {
         errors.push(RowError {
             row: 1,
             column: "sku".into(),
             code: "MISSING_COLUMN".into(),
-            message: "The file needs a SKU column (\"SKU\" or \"Mã SKU\"): rows are matched by SKU.".into(),
+            message:
+                "The file needs a SKU column (\"SKU\" or \"Mã SKU\"): rows are matched by SKU."
+                    .into(),
         });
         return (out, errors);
     };
     let mut seen: HashMap<String, usize> = HashMap::new();
     for row in &table.rows {
-        let get = |c: Option<usize>| c.and_then(|i| row.fields.get(i)).map(|s| s.trim()).filter(|s| !s.is_empty());
+        let get = |c: Option<usize>| {
+            c.and_then(|i| row.fields.get(i))
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+        };
         let mut row_errors: Vec<(String, String, String)> = Vec::new();
-        let mut err = |col: &str, code: &str, msg: String| row_errors.push((col.to_string(), code.to_string(), msg));
+        let mut err = |col: &str, code: &str, msg: String| {
+            row_errors.push((col.to_string(), code.to_string(), msg))
+        };
         let mut local = Vec::new();
         let sku = match get(Some(sku_c)) {
             None => {
@@ -112,7 +132,11 @@ fn check_rows(table: &Table) -> (Vec<Parsed>, Vec<RowError>) {
         if !sku.is_empty()
             && let Some(first) = seen.insert(sku.clone(), row.line)
         {
-            err("sku", "DUPLICATE_SKU", format!("SKU {sku:?} is also on line {first}."));
+            err(
+                "sku",
+                "DUPLICATE_SKU",
+                format!("SKU {sku:?} is also on line {first}."),
+            );
         }
         let title = get(title_c).map(|t| check_title(t, &[], &mut local));
         for e in local.drain(..) {
@@ -129,14 +153,22 @@ fn check_rows(table: &Table) -> (Vec<Parsed>, Vec<RowError>) {
         if let (Some(p), Some(c)) = (price, compare)
             && c <= p
         {
-            err("compareAtPrice", "INVALID_PRICE", "The compare-at price must be higher than the price.".into());
+            err(
+                "compareAtPrice",
+                "INVALID_PRICE",
+                "The compare-at price must be higher than the price.".into(),
+            );
         }
         let stock = match get(stock_c) {
             None => None,
             Some(s) => match s.replace(['.', ' '], "").parse::<i64>() {
                 Ok(n) if (0..=MAX_STOCK).contains(&n) => Some(n),
                 _ => {
-                    err("stock", "INVALID_STOCK", format!("{s:?} is not a stock count (a whole number from 0)."));
+                    err(
+                        "stock",
+                        "INVALID_STOCK",
+                        format!("{s:?} is not a stock count (a whole number from 0)."),
+                    );
                     None
                 }
             },
@@ -150,7 +182,11 @@ fn check_rows(table: &Table) -> (Vec<Parsed>, Vec<RowError>) {
             Some(v) => match parse_bool(v) {
                 Some(b) => Some(b),
                 None => {
-                    err("published", "INVALID_BOOLEAN", format!("{v:?}: write có/không or yes/no."));
+                    err(
+                        "published",
+                        "INVALID_BOOLEAN",
+                        format!("{v:?}: write có/không or yes/no."),
+                    );
                     None
                 }
             },
@@ -187,7 +223,16 @@ fn check_rows(table: &Table) -> (Vec<Parsed>, Vec<RowError>) {
                 has_stock: stock.is_some(),
             });
         } else {
-            errors.extend(row_errors.into_iter().map(|(column, code, message)| RowError { row: row.line, column, code, message }));
+            errors.extend(
+                row_errors
+                    .into_iter()
+                    .map(|(column, code, message)| RowError {
+                        row: row.line,
+                        column,
+                        code,
+                        message,
+                    }),
+            );
         }
     }
     (out, errors)
@@ -195,10 +240,20 @@ fn check_rows(table: &Table) -> (Vec<Parsed>, Vec<RowError>) {
 
 /// Imports products from CSV bytes. With errors and `skip_invalid_rows` off, nothing is
 /// written and the report lists every error.
-pub async fn import_products(db: &Db, scope: &ShopScope, bytes: &[u8], skip_invalid_rows: bool) -> Result<ImportReport> {
-    let table = csv::parse_bytes(bytes).map_err(|e| Error::user(&["csv"], e.code(), e.to_string()))?;
+pub async fn import_products(
+    db: &Db,
+    scope: &ShopScope,
+    bytes: &[u8],
+    skip_invalid_rows: bool,
+) -> Result<ImportReport> {
+    let table =
+        csv::parse_bytes(bytes).map_err(|e| Error::user(&["csv"], e.code(), e.to_string()))?;
     if table.rows.len() > MAX_IMPORT_ROWS {
-        return Err(Error::user(&["csv"], "TOO_MANY_ROWS", format!("At most {MAX_IMPORT_ROWS} rows per import: split the file.")));
+        return Err(Error::user(
+            &["csv"],
+            "TOO_MANY_ROWS",
+            format!("At most {MAX_IMPORT_ROWS} rows per import: split the file."),
+        ));
     }
     let (rows, mut errors) = check_rows(&table);
     let shop = scope.shop_id();
@@ -223,7 +278,14 @@ pub async fn import_products(db: &Db, scope: &ShopScope, bytes: &[u8], skip_inva
         }
         for row in q.fetch_all(&mut *tx).await? {
             let sku: String = row.try_get("sku")?;
-            known.insert(sku, (row.try_get("id")?, row.try_get("product_id")?, row.try_get("stock")?));
+            known.insert(
+                sku,
+                (
+                    row.try_get("id")?,
+                    row.try_get("product_id")?,
+                    row.try_get("stock")?,
+                ),
+            );
         }
     }
     // New SKUs need a title (to name or find their product) and a price.
@@ -232,11 +294,21 @@ pub async fn import_products(db: &Db, scope: &ShopScope, bytes: &[u8], skip_inva
         if !known.contains_key(&r.sku) {
             let mut bad = false;
             if r.title.is_none() && r.handle.is_none() {
-                errors.push(RowError { row: r.line, column: "title".into(), code: "REQUIRED".into(), message: format!("SKU {:?} is new: give the product's title.", r.sku) });
+                errors.push(RowError {
+                    row: r.line,
+                    column: "title".into(),
+                    code: "REQUIRED".into(),
+                    message: format!("SKU {:?} is new: give the product's title.", r.sku),
+                });
                 bad = true;
             }
             if !r.has_price {
-                errors.push(RowError { row: r.line, column: "price".into(), code: "INVALID_PRICE".into(), message: format!("SKU {:?} is new: give its price.", r.sku) });
+                errors.push(RowError {
+                    row: r.line,
+                    column: "price".into(),
+                    code: "INVALID_PRICE".into(),
+                    message: format!("SKU {:?} is new: give its price.", r.sku),
+                });
                 bad = true;
             }
             if bad {
@@ -249,9 +321,15 @@ pub async fn import_products(db: &Db, scope: &ShopScope, bytes: &[u8], skip_inva
     let bad_rows: HashSet<usize> = errors.iter().map(|e| e.row).collect();
     if !errors.is_empty() && !skip_invalid_rows {
         tx.rollback().await?;
-        return Ok(ImportReport { errors, ..Default::default() });
+        return Ok(ImportReport {
+            errors,
+            ..Default::default()
+        });
     }
-    let mut report = ImportReport { skipped_rows: bad_rows.len() as i64, ..Default::default() };
+    let mut report = ImportReport {
+        skipped_rows: bad_rows.len() as i64,
+        ..Default::default()
+    };
     // Group new SKUs by product key (handle, else folded title).
     let mut groups: BTreeMap<String, Vec<&Parsed>> = BTreeMap::new();
     for r in &good {
@@ -259,7 +337,10 @@ pub async fn import_products(db: &Db, scope: &ShopScope, bytes: &[u8], skip_inva
             update_known(&mut tx, scope, vid, pid, *old_stock, r, now).await?;
             report.updated_variants += 1;
         } else {
-            let key = r.handle.clone().unwrap_or_else(|| slugify(r.title.as_deref().unwrap_or("")));
+            let key = r
+                .handle
+                .clone()
+                .unwrap_or_else(|| slugify(r.title.as_deref().unwrap_or("")));
             groups.entry(key).or_default().push(r);
         }
     }
@@ -273,17 +354,24 @@ pub async fn import_products(db: &Db, scope: &ShopScope, bytes: &[u8], skip_inva
         let (pid, mut position) = match existing {
             Some(row) => {
                 let pid: String = row.try_get("id")?;
-                let pos: i64 = sqlx::query("SELECT COUNT(*) AS n FROM variants WHERE shop_id = $1 AND product_id = $2")
-                    .bind(shop.as_str().to_string())
-                    .bind(pid.clone())
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("n")?;
+                let pos: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM variants WHERE shop_id = $1 AND product_id = $2",
+                )
+                .bind(shop.as_str().to_string())
+                .bind(pid.clone())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
                 (pid, pos)
             }
             None => {
                 let title = first.title.clone().unwrap_or_else(|| key.clone());
-                let handle = free_handle_tx(&mut tx, shop, if key.is_empty() { "san-pham" } else { &key }).await?;
+                let handle = free_handle_tx(
+                    &mut tx,
+                    shop,
+                    if key.is_empty() { "san-pham" } else { &key },
+                )
+                .await?;
                 let pid = new_id();
                 let description = first.description.clone().unwrap_or_default();
                 sqlx::query(
@@ -318,9 +406,21 @@ pub async fn import_products(db: &Db, scope: &ShopScope, bytes: &[u8], skip_inva
     Ok(report)
 }
 
-async fn update_known(tx: &mut crate::db::Tx, scope: &ShopScope, vid: &str, pid: &str, old_stock: i64, r: &Parsed, now: i64) -> Result<()> {
+async fn update_known(
+    tx: &mut crate::db::Tx,
+    scope: &ShopScope,
+    vid: &str,
+    pid: &str,
+    old_stock: i64,
+    r: &Parsed,
+    now: i64,
+) -> Result<()> {
     let shop = scope.shop_id().as_str().to_string();
-    let new_stock = if r.has_stock { r.variant.stock } else { old_stock };
+    let new_stock = if r.has_stock {
+        r.variant.stock
+    } else {
+        old_stock
+    };
     sqlx::query(
         "UPDATE variants SET price = CASE WHEN $1 THEN $2 ELSE price END, compare_at_price = $3, stock = $4, updated_at = $5 \
          WHERE shop_id = $6 AND id = $7",
@@ -335,7 +435,18 @@ async fn update_known(tx: &mut crate::db::Tx, scope: &ShopScope, vid: &str, pid:
     .execute(&mut **tx)
     .await?;
     if new_stock != old_stock {
-        record_movement(tx, scope.shop_id(), vid, new_stock - old_stock, new_stock, "import", None, Some(scope.user_id()), None).await?;
+        record_movement(
+            tx,
+            scope.shop_id(),
+            vid,
+            new_stock - old_stock,
+            new_stock,
+            "import",
+            None,
+            Some(scope.user_id()),
+            None,
+        )
+        .await?;
     }
     if r.title.is_some() || r.description.is_some() || r.published.is_some() {
         sqlx::query(

@@ -1,0 +1,141 @@
+//! Listing products costs a fixed number of SQL statements whatever the page size (data
+//! loaders): counted from sqlx's per-statement `sqlx::query` events. A test binary of its own,
+//! so no other test's statements are counted.
+
+#[path = "api/helpers.rs"]
+mod helpers;
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
+};
+
+use choso_services::Backend;
+use serde_json::json;
+use tracing::{Event, Subscriber, field::Visit};
+use tracing_subscriber::{Layer, layer::Context, prelude::*};
+
+#[derive(Clone, Default)]
+struct Statements {
+    on: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+struct Text(String);
+
+impl Visit for Text {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "db.statement" || field.name() == "summary" {
+            self.0.push_str(value);
+            self.0.push(' ');
+        }
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "db.statement" || field.name() == "summary" {
+            self.0.push_str(&format!("{value:?} "));
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Statements {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        if event.metadata().target() == "sqlx::query" && self.on.load(Ordering::SeqCst) {
+            let mut t = Text(String::new());
+            event.record(&mut t);
+            if let Ok(mut v) = self.seen.lock() {
+                v.push(t.0);
+            }
+        }
+    }
+}
+
+const LIST: &str = "query($n: Int) { shop(slug: \"shop\") { name products(first: $n) { edges { node { title handle priceRange { min { amount } max { amount } } images { url } variants { title sku price { formatted } available } } } pageInfo { hasNextPage } } } }";
+
+async fn count_for(
+    app: &helpers::TestApp,
+    counter: &Statements,
+    token: Option<&str>,
+    n: i64,
+) -> (usize, usize) {
+    // Warm up: pool connections are opened (and their pragmas run) outside the count.
+    for _ in 0..3 {
+        app.gql_with(token, LIST, json!({ "n": n })).await;
+    }
+    counter.seen.lock().unwrap().clear();
+    counter.on.store(true, Ordering::SeqCst);
+    let v = app.gql_with(token, LIST, json!({ "n": n })).await;
+    counter.on.store(false, Ordering::SeqCst);
+    let edges = v["data"]["shop"]["products"]["edges"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
+    let seen = counter.seen.lock().unwrap().clone();
+    (edges, seen.len())
+}
+
+async fn statements_do_not_grow_with_page_size(backend: Backend, counter: &Statements) {
+    let app = match backend {
+        Backend::Sqlite => helpers::spawn_app(backend).await,
+        Backend::Postgres => match helpers::spawn_postgres_app().await {
+            Some(a) => a,
+            None => return,
+        },
+    };
+    let (token, _) = app.register("owner@example.vn").await;
+    let v = app
+        .gql_as(&token, "mutation { createShop(input: { name: \"Shop\", phone: \"0905123456\", theme: \"grid\" }) { shop { id } } }", json!({}))
+        .await;
+    let shop = v["data"]["createShop"]["shop"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for i in 0..50 {
+        let v = app
+            .gql_as(
+                &token,
+                "mutation($s: ID!, $i: ProductInput!) { createProduct(shopId: $s, input: $i) { userErrors { code } } }",
+                json!({ "s": shop, "i": { "title": format!("Sản phẩm {i}"), "published": true,
+                    "images": [{ "url": format!("https://img.example.vn/{i}.jpg") }, { "url": format!("https://img.example.vn/{i}b.jpg") }],
+                    "variants": [{ "title": "Nhỏ", "sku": format!("S-{i}"), "price": "10000", "stock": 3 }, { "title": "Lớn", "sku": format!("L-{i}"), "price": "20000", "stock": 0 }] } }),
+            )
+            .await;
+        assert_eq!(v["data"]["createProduct"]["userErrors"], json!([]));
+    }
+    app.gql_as(
+        &token,
+        "mutation($s: ID!) { publishShop(shopId: $s) { userErrors { code } } }",
+        json!({ "s": shop }),
+    )
+    .await;
+
+    for token in [None, Some(token.as_str())] {
+        let (e5, s5) = count_for(&app, counter, token, 5).await;
+        let (e50, s50) = count_for(&app, counter, token, 50).await;
+        assert_eq!((e5, e50), (5, 50));
+        assert_eq!(
+            s5,
+            s50,
+            "statements for 5 and for 50 products differ ({backend:?}, signed in: {})",
+            token.is_some()
+        );
+        assert!(
+            s50 <= 7,
+            "{s50} statements for one product page ({backend:?}): {:?}",
+            counter.seen.lock().unwrap()
+        );
+        println!(
+            "{backend:?} signed in: {}: {s50} statements for 5 or 50 products",
+            token.is_some()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_50_products_takes_a_fixed_number_of_statements() {
+    let counter = Statements::default();
+    let _ = tracing_subscriber::registry()
+        .with(counter.clone())
+        .try_init();
+    statements_do_not_grow_with_page_size(Backend::Sqlite, &counter).await;
+    statements_do_not_grow_with_page_size(Backend::Postgres, &counter).await;
+}
