@@ -52,7 +52,7 @@ impl Product {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<catalog::Variant>> {
         if let Some(v) = &self.variants {
-            return Ok(v.as_ref().clone());
+            return Ok(self.visible(v.as_ref().clone()));
         }
         let key = VariantsOf(self.product.shop_id.clone(), self.product.id.clone());
         let v = ctx
@@ -60,7 +60,16 @@ impl Product {
             .load_one(key)
             .await
             .map_err(loader_error)?;
-        Ok(v.unwrap_or_default())
+        Ok(self.visible(v.unwrap_or_default()))
+    }
+
+    /// Customers do not see archived variants; members do.
+    fn visible(&self, variants: Vec<catalog::Variant>) -> Vec<catalog::Variant> {
+        if self.member {
+            variants
+        } else {
+            variants.into_iter().filter(|v| !v.archived).collect()
+        }
     }
 }
 
@@ -141,8 +150,9 @@ impl Product {
     /// Lowest and highest variant price.
     async fn price_range(&self, ctx: &Context<'_>) -> async_graphql::Result<PriceRange> {
         let vs = self.load_variants(ctx).await?;
-        let min = vs.iter().map(|v| v.price).min().unwrap_or(0);
-        let max = vs.iter().map(|v| v.price).max().unwrap_or(0);
+        let live = || vs.iter().filter(|v| !v.archived).map(|v| v.price);
+        let min = live().min().unwrap_or(0);
+        let max = live().max().unwrap_or(0);
         Ok(PriceRange {
             min: Money::vnd(min),
             max: Money::vnd(max),
@@ -201,6 +211,9 @@ impl Variant {
     }
     async fn track_inventory(&self) -> bool {
         self.variant.track_inventory
+    }
+    async fn archived(&self) -> bool {
+        self.variant.archived
     }
     /// The stock history, newest first (members only).
     async fn stock_movements(
@@ -647,6 +660,35 @@ impl CatalogMutation {
                 options: input.options,
             };
             catalog::update_variant(db(ctx), &scope, &vid, upd).await
+        }
+        .await;
+        variant_payload(r)
+    }
+
+    /// Hides a variant from customers and stops its sale; kept for order history.
+    async fn archive_variant(
+        &self,
+        ctx: &Context<'_>,
+        variant_id: ID,
+    ) -> async_graphql::Result<VariantPayload> {
+        let r = async {
+            let (shop, vid) = split(&variant_id, "variant")?;
+            let scope = scope_or_err(ctx, &shop, MemberRole::Staff).await?;
+            catalog::set_variant_archived(db(ctx), &scope, &vid, true).await
+        }
+        .await;
+        variant_payload(r)
+    }
+
+    async fn unarchive_variant(
+        &self,
+        ctx: &Context<'_>,
+        variant_id: ID,
+    ) -> async_graphql::Result<VariantPayload> {
+        let r = async {
+            let (shop, vid) = split(&variant_id, "variant")?;
+            let scope = scope_or_err(ctx, &shop, MemberRole::Staff).await?;
+            catalog::set_variant_archived(db(ctx), &scope, &vid, false).await
         }
         .await;
         variant_payload(r)

@@ -65,12 +65,14 @@ pub struct Variant {
     pub stock: i64,
     pub track_inventory: bool,
     pub position: i64,
+    /// Hidden from customers and not for sale; kept for order history.
+    pub archived: bool,
 }
 
 impl Variant {
     /// Can be bought now.
     pub fn available(&self) -> bool {
-        !self.track_inventory || self.stock > 0
+        !self.archived && (!self.track_inventory || self.stock > 0)
     }
 }
 
@@ -99,7 +101,7 @@ pub struct StockMovement {
 const PRODUCT_COLUMNS: &str = "shop_id, id, handle, title, description, option1_name, option2_name, option3_name, \
     published, archived, created_at, updated_at";
 const VARIANT_COLUMNS: &str = "shop_id, id, product_id, title, sku, option1, option2, option3, price, \
-    compare_at_price, stock, track_inventory, position";
+    compare_at_price, stock, track_inventory, position, archived";
 
 fn product_from_row(r: &AnyRow) -> Result<Product> {
     let option_names = ["option1_name", "option2_name", "option3_name"]
@@ -137,6 +139,7 @@ fn variant_from_row(r: &AnyRow) -> Result<Variant> {
         stock: r.try_get("stock")?,
         track_inventory: bool_col(r, "track_inventory")?,
         position: r.try_get("position")?,
+        archived: bool_col(r, "archived")?,
     })
 }
 
@@ -997,6 +1000,48 @@ pub async fn update_variant(
     .execute(db.write())
     .await
     .map_err(|e| constraint_to_user(Error::from(e)))?;
+    variant(db, shop, variant_id)
+        .await?
+        .ok_or(Error::NotFound("variant"))
+}
+
+/// Archives a variant (hidden, not for sale, kept for order history) or restores it. A product
+/// keeps at least one variant for sale.
+pub async fn set_variant_archived(
+    db: &Db,
+    scope: &ShopScope,
+    variant_id: &str,
+    archived: bool,
+) -> Result<Variant> {
+    let shop = scope.shop_id();
+    let v = variant(db, shop, variant_id)
+        .await?
+        .ok_or(Error::NotFound("variant"))?;
+    if archived && !v.archived {
+        let live = variants_for(db, shop, std::slice::from_ref(&v.product_id))
+            .await?
+            .remove(&v.product_id)
+            .unwrap_or_default()
+            .iter()
+            .filter(|x| !x.archived)
+            .count();
+        if live <= 1 {
+            return Err(Error::user(
+                &["variantId"],
+                "LAST_VARIANT",
+                "A product keeps at least one variant: archive the product instead.",
+            ));
+        }
+    }
+    sqlx::query(
+        "UPDATE variants SET archived = $1, updated_at = $2 WHERE shop_id = $3 AND id = $4",
+    )
+    .bind(archived)
+    .bind(now_ms())
+    .bind(shop.as_str().to_string())
+    .bind(variant_id.to_string())
+    .execute(db.write())
+    .await?;
     variant(db, shop, variant_id)
         .await?
         .ok_or(Error::NotFound("variant"))

@@ -278,6 +278,39 @@ async fn variants_and_stock_movements(app: TestApp) {
         .gql_as(&token, upd, json!({ "v": vid, "i": { "price": "-3" } }))
         .await;
     assert_eq!(codes(&v["data"]["updateVariant"]), vec!["INVALID_PRICE"]);
+    // Archive a variant: customers no longer see it; the last live variant stays.
+    let archive_v = "mutation($v: ID!) { archiveVariant(variantId: $v) { variant { archived available } userErrors { code } } }";
+    let v = app.gql_as(&token, archive_v, json!({ "v": vid })).await;
+    assert_eq!(
+        v["data"]["archiveVariant"]["variant"],
+        json!({ "archived": true, "available": false }),
+        "{v}"
+    );
+    let others = app
+        .gql_as(
+            &token,
+            "{ shop(slug: \"shop\") { products { edges { node { variants { id archived } } } } } }",
+            json!({}),
+        )
+        .await;
+    let live: Vec<String> = others["data"]["shop"]["products"]["edges"][0]["node"]["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["archived"] == false)
+        .map(|x| x["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(live.len(), 1);
+    let v = app.gql_as(&token, archive_v, json!({ "v": live[0] })).await;
+    assert_eq!(codes(&v["data"]["archiveVariant"]), vec!["LAST_VARIANT"]);
+    let v = app
+        .gql_as(
+            &token,
+            "mutation($v: ID!) { unarchiveVariant(variantId: $v) { variant { archived } } }",
+            json!({ "v": vid }),
+        )
+        .await;
+    assert_eq!(v["data"]["unarchiveVariant"]["variant"]["archived"], false);
     // Update and archive the product.
     let up = "mutation($p: ID!, $i: UpdateProductInput!) { updateProduct(productId: $p, input: $i) { product { title handle description } userErrors { code } } }";
     let v = app.gql_as(&token, up, json!({ "p": pid, "i": { "title": "Cà phê Arabica Cầu Đất", "handle": "arabica-cau-dat" } })).await;
@@ -535,6 +568,14 @@ async fn second_owner_cannot_touch_the_first_shop(app: TestApp) {
         (
             "mutation($v: ID!) { adjustStock(variantId: $v, delta: -5, reason: \"x\") { userErrors { code } } }",
             json!({ "v": vid }),
+        ),
+        (
+            "mutation($v: ID!) { archiveVariant(variantId: $v) { userErrors { code } } }",
+            json!({ "v": vid }),
+        ),
+        (
+            "mutation($s: ID!) { importProducts(shopId: $s, csv: \"sku,price\\nX,1\\n\") { userErrors { code } } }",
+            json!({ "s": shop }),
         ),
         (
             "mutation($s: ID!) { createCollection(shopId: $s, input: { title: \"X\" }) { userErrors { code } } }",

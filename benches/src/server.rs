@@ -1,0 +1,214 @@
+//! The server under test: the release `choso` binary as a child process on a free port, and
+//! the seeding of shops and products through its public GraphQL API.
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct ChildServer {
+    pub base: String,
+    child: Child,
+    dir: std::path::PathBuf,
+}
+
+fn choso_binary() -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("CHOSO_BIN") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.parent()
+        .map(|d| d.join("choso"))
+        .unwrap_or_else(|| "target/release/choso".into())
+}
+
+impl ChildServer {
+    pub async fn start(backend: Backend) -> Result<Option<ChildServer>, String> {
+        let dir = std::env::temp_dir().join(format!("choso-bench-{}", ulid::Ulid::generate()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}/bench.db?mode=rwc", dir.display()),
+            Backend::Postgres => {
+                let Some(admin) = std::env::var("CHOSO_BENCH_POSTGRES_URL")
+                    .or_else(|_| std::env::var("CHOSO_TEST_POSTGRES_URL"))
+                    .ok()
+                else {
+                    return Ok(None);
+                };
+                let name = format!(
+                    "choso_bench_{}",
+                    ulid::Ulid::generate().to_string().to_lowercase()
+                );
+                let status = Command::new("psql")
+                    .args([admin.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
+                    .status()
+                    .map_err(|e| format!("psql: {e}"))?;
+                if !status.success() {
+                    return Err("CREATE DATABASE failed".into());
+                }
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_string())
+                    .unwrap_or(admin);
+                format!("{base}/{name}")
+            }
+        };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let bin = choso_binary();
+        let child = Command::new(&bin)
+            .args([
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                &url,
+                "--data-dir",
+            ])
+            .arg(dir.join("data"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot run {} (build it with `cargo build --release`): {e}",
+                    bin.display()
+                )
+            })?;
+        let server = ChildServer {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+            dir,
+        };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            if let Ok(r) = reqwest::get(format!("{}/readyz", server.base)).await
+                && r.status().is_success()
+            {
+                return Ok(Some(server));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err("the server did not become ready in 30 s".into())
+    }
+
+    /// Peak resident memory of the server so far, in MB.
+    pub fn peak_memory_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub struct Seeded {
+    pub slugs: Vec<String>,
+}
+
+async fn gql(
+    client: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+    query: &str,
+    vars: Value,
+) -> Result<Value, String> {
+    let mut req = client
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": query, "variables": vars }));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let v: Value = req
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    if v.get("errors").is_some() {
+        return Err(v.to_string());
+    }
+    Ok(v)
+}
+
+/// Creates `shops` published shops with `products` products of two variants each.
+pub async fn seed(base: &str, shops: usize, products: usize) -> Result<Seeded, String> {
+    let client = reqwest::Client::new();
+    let v = gql(
+        &client,
+        base,
+        None,
+        "mutation { register(input: { email: \"bench@choso.vn\", password: \"bench password 1\", fullName: \"Bench\" }) { token } }",
+        json!({}),
+    )
+    .await?;
+    let token = v["data"]["register"]["token"]
+        .as_str()
+        .ok_or("no token")?
+        .to_string();
+    let mut slugs = Vec::new();
+    for s in 0..shops {
+        let v = gql(
+            &client,
+            base,
+            Some(&token),
+            "mutation($n: String!) { createShop(input: { name: $n, phone: \"0905123456\", theme: \"grid\", provinceCode: \"46\" }) { shop { id slug } userErrors { message } } }",
+            json!({ "n": format!("Cửa hàng số {s}") }),
+        )
+        .await?;
+        let shop = v["data"]["createShop"]["shop"]["id"]
+            .as_str()
+            .ok_or_else(|| v.to_string())?
+            .to_string();
+        slugs.push(
+            v["data"]["createShop"]["shop"]["slug"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+        for p in 0..products {
+            gql(
+                &client,
+                base,
+                Some(&token),
+                "mutation($s: ID!, $i: ProductInput!) { createProduct(shopId: $s, input: $i) { userErrors { message } } }",
+                json!({ "s": shop, "i": { "title": format!("Sản phẩm {p} của cửa hàng {s}"), "description": "Đặc sản địa phương, đóng gói cẩn thận.", "published": true,
+                    "images": [{ "url": format!("https://img.example.vn/{s}/{p}.jpg") }],
+                    "variants": [{ "title": "Nhỏ", "sku": format!("S{p}"), "price": "45000", "stock": 1000 }, { "title": "Lớn", "sku": format!("L{p}"), "price": "85000", "compareAtPrice": "99000", "stock": 1000 }] } }),
+            )
+            .await?;
+        }
+        gql(
+            &client,
+            base,
+            Some(&token),
+            "mutation($s: ID!) { publishShop(shopId: $s) { userErrors { message } } }",
+            json!({ "s": shop }),
+        )
+        .await?;
+    }
+    Ok(Seeded { slugs })
+}
