@@ -49,6 +49,8 @@ pub struct Db {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
+    feed: crate::feed::Feed,
+    url: std::sync::Arc<str>,
 }
 
 /// A write transaction. On SQLite it holds the single writer connection until it ends.
@@ -73,11 +75,7 @@ impl Db {
                 let url = with_rwc(url);
                 let write = sqlite_options(1).connect(&url).await?;
                 let read = sqlite_options(4).connect(&url).await?;
-                Ok(Db {
-                    read,
-                    write,
-                    backend,
-                })
+                Ok(Db { read, write, backend, feed: Default::default(), url: url.as_str().into() })
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -86,11 +84,7 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(5))
                     .connect(url)
                     .await?;
-                Ok(Db {
-                    read: pool.clone(),
-                    write: pool,
-                    backend,
-                })
+                Ok(Db { read: pool.clone(), write: pool, backend, feed: Default::default(), url: url.into() })
             }
         }
     }
@@ -120,6 +114,16 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The live order feed of this process.
+    pub fn feed(&self) -> &crate::feed::Feed {
+        &self.feed
+    }
+
+    /// On PostgreSQL, starts forwarding `NOTIFY` order events into this process's feed.
+    pub fn start_feed_listener(&self) -> Option<tokio::task::JoinHandle<()>> {
+        (self.backend == Backend::Postgres).then(|| crate::feed::spawn_listener(self.url.to_string(), self.feed.clone()))
     }
 
     /// The pool for reads.

@@ -1,0 +1,104 @@
+//! The live order feed: "an order was placed in shop S". In one process it is a broadcast
+//! channel; on PostgreSQL the event goes through `NOTIFY choso_orders` and every process's
+//! listener forwards it into its own channel, so a subscriber on one node sees orders placed
+//! on another.
+
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
+use crate::{
+    db::{Backend, Db},
+    tenancy::ShopId,
+};
+
+pub const CHANNEL: &str = "choso_orders";
+
+/// An order was placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderPlaced {
+    pub shop_id: ShopId,
+    pub order_id: String,
+}
+
+/// The process-wide feed (held by [`Db`]).
+#[derive(Debug, Clone)]
+pub struct Feed {
+    tx: Arc<broadcast::Sender<OrderPlaced>>,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Feed { tx: Arc::new(broadcast::channel(1024).0) }
+    }
+}
+
+impl Feed {
+    pub fn subscribe(&self) -> broadcast::Receiver<OrderPlaced> {
+        self.tx.subscribe()
+    }
+
+    /// Delivers to this process's subscribers.
+    pub fn deliver(&self, ev: OrderPlaced) {
+        let _ = self.tx.send(ev);
+    }
+
+    /// Parses a NOTIFY payload `shop:order`.
+    pub fn parse(payload: &str) -> Option<OrderPlaced> {
+        let (s, o) = payload.split_once(':')?;
+        Some(OrderPlaced { shop_id: ShopId::new(s), order_id: o.to_string() })
+    }
+}
+
+/// Announces a committed order: locally on SQLite, through NOTIFY on PostgreSQL (the
+/// listener of every process, this one included, delivers it).
+pub async fn publish(db: &Db, shop: &ShopId, order_id: &str) {
+    let ev = OrderPlaced { shop_id: shop.clone(), order_id: order_id.to_string() };
+    match db.backend() {
+        Backend::Sqlite => db.feed().deliver(ev),
+        Backend::Postgres => {
+            let payload = format!("{}:{}", shop.as_str(), order_id);
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL.to_string())
+                .bind(payload)
+                .execute(db.write())
+                .await
+            {
+                tracing::warn!(error = %e, "NOTIFY failed; delivering locally only");
+                db.feed().deliver(ev);
+            }
+        }
+    }
+}
+
+/// On PostgreSQL: listens for `choso_orders` and forwards into this process's feed,
+/// reconnecting after errors. Runs until the process ends.
+pub fn spawn_listener(url: String, feed: Feed) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match sqlx::postgres::PgListener::connect(&url).await {
+                Ok(mut l) => {
+                    if let Err(e) = l.listen(CHANNEL).await {
+                        tracing::warn!(error = %e, "LISTEN failed");
+                    } else {
+                        loop {
+                            match l.recv().await {
+                                Ok(n) => {
+                                    if let Some(ev) = Feed::parse(n.payload()) {
+                                        feed.deliver(ev);
+                                    }
+                                }
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "order feed listener lost its connection");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "order feed listener cannot connect"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    })
+}

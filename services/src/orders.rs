@@ -1,0 +1,1111 @@
+//! Orders: placing them without overselling, order numbers, idempotent retries, the status
+//! lifecycle with its history, payment status, member listing and the public tracking view,
+//! and sales figures.
+//!
+//! Placing an order is one transaction that starts with its write (the shop's order
+//! counter), takes stock with one conditional `UPDATE … WHERE stock >= q` per line, and
+//! inserts the order, its lines, the stock movements and the first history event. If any
+//! line is short, nothing is taken.
+
+use std::collections::BTreeMap;
+
+use sqlx::{Row, any::AnyRow};
+
+use crate::{
+    catalog::{self, Visibility},
+    db::{Db, Tx, bool_col},
+    error::{Error, Result, UserError},
+    feed,
+    ids::{new_id, now_ms, sha256_hex},
+    provinces,
+    shops::{self, Shop},
+    tenancy::{ShopId, ShopScope},
+    text::{Email, Phone, clean},
+    vietqr,
+};
+
+pub const MAX_LINES: usize = 50;
+pub const MAX_QUANTITY: i64 = 999;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Status {
+    Pending,
+    Confirmed,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "PENDING",
+            Status::Confirmed => "CONFIRMED",
+            Status::Shipped => "SHIPPED",
+            Status::Delivered => "DELIVERED",
+            Status::Cancelled => "CANCELLED",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "PENDING" => Status::Pending,
+            "CONFIRMED" => Status::Confirmed,
+            "SHIPPED" => Status::Shipped,
+            "DELIVERED" => Status::Delivered,
+            "CANCELLED" => Status::Cancelled,
+            _ => return None,
+        })
+    }
+    /// The allowed moves of the lifecycle.
+    pub fn can_become(self, to: Status) -> bool {
+        matches!(
+            (self, to),
+            (Status::Pending, Status::Confirmed)
+                | (Status::Confirmed, Status::Shipped)
+                | (Status::Shipped, Status::Delivered)
+                | (Status::Pending, Status::Cancelled)
+                | (Status::Confirmed, Status::Cancelled)
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum PaymentMethod {
+    Cod,
+    BankTransfer,
+    Card,
+}
+
+impl PaymentMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::Cod => "COD",
+            PaymentMethod::BankTransfer => "BANK_TRANSFER",
+            PaymentMethod::Card => "CARD",
+        }
+    }
+    pub fn parse(s: &str) -> Option<PaymentMethod> {
+        Some(match s {
+            "COD" => PaymentMethod::Cod,
+            "BANK_TRANSFER" => PaymentMethod::BankTransfer,
+            "CARD" => PaymentMethod::Card,
+            _ => return None,
+        })
+    }
+    pub fn enabled_for(self, shop: &Shop) -> bool {
+        match self {
+            PaymentMethod::Cod => shop.cod_enabled,
+            PaymentMethod::BankTransfer => shop.bank_enabled(),
+            PaymentMethod::Card => shop.card_enabled(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum PaymentStatus {
+    Unpaid,
+    Pending,
+    Paid,
+    Refunded,
+    Failed,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Unpaid => "UNPAID",
+            PaymentStatus::Pending => "PENDING",
+            PaymentStatus::Paid => "PAID",
+            PaymentStatus::Refunded => "REFUNDED",
+            PaymentStatus::Failed => "FAILED",
+        }
+    }
+    pub fn parse(s: &str) -> Option<PaymentStatus> {
+        Some(match s {
+            "UNPAID" => PaymentStatus::Unpaid,
+            "PENDING" => PaymentStatus::Pending,
+            "PAID" => PaymentStatus::Paid,
+            "REFUNDED" => PaymentStatus::Refunded,
+            "FAILED" => PaymentStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Line {
+    pub line_no: i64,
+    pub product_id: String,
+    pub variant_id: String,
+    pub title: String,
+    pub variant_title: String,
+    pub sku: Option<String>,
+    pub unit_price: i64,
+    pub quantity: i64,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Order {
+    pub shop_id: ShopId,
+    pub id: String,
+    pub number: i64,
+    pub status: Status,
+    pub payment_method: PaymentMethod,
+    pub payment_status: PaymentStatus,
+    pub customer_name: String,
+    pub customer_phone: String,
+    pub customer_email: Option<String>,
+    pub address_line: String,
+    pub ward: Option<String>,
+    pub province_code: String,
+    pub note: Option<String>,
+    pub subtotal: i64,
+    pub shipping_fee: i64,
+    pub total: i64,
+    pub currency: String,
+    pub vietqr_payload: Option<String>,
+    pub stripe_session_id: Option<String>,
+    pub stripe_payment_intent: Option<String>,
+    pub checkout_url: Option<String>,
+    pub expires_at: Option<i64>,
+    pub flagged: bool,
+    pub flag_reason: Option<String>,
+    pub cancel_reason: Option<String>,
+    pub paid_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub lines: Vec<Line>,
+}
+
+impl Order {
+    /// `#1001`.
+    pub fn display_number(&self) -> String {
+        format!("#{}", self.number)
+    }
+}
+
+/// The transfer note customers write for an order (matched by reconciliation).
+pub fn transfer_note(number: i64) -> String {
+    format!("DH{number}")
+}
+
+const ORDER_COLUMNS: &str = "shop_id, id, number, status, payment_method, payment_status, customer_name, customer_phone, \
+    customer_email, address_line, ward, province_code, note, subtotal, shipping_fee, total, currency, vietqr_payload, \
+    stripe_session_id, stripe_payment_intent, checkout_url, expires_at, flagged, flag_reason, cancel_reason, paid_at, \
+    created_at, updated_at";
+
+fn order_from_row(r: &AnyRow) -> Result<Order> {
+    let status: String = r.try_get("status")?;
+    let method: String = r.try_get("payment_method")?;
+    let pstatus: String = r.try_get("payment_status")?;
+    let bad = |what: &str, v: &str| Error::Internal(format!("unknown {what} {v}"));
+    Ok(Order {
+        shop_id: ShopId::new(r.try_get::<String, _>("shop_id")?),
+        id: r.try_get("id")?,
+        number: r.try_get("number")?,
+        status: Status::parse(&status).ok_or_else(|| bad("status", &status))?,
+        payment_method: PaymentMethod::parse(&method).ok_or_else(|| bad("method", &method))?,
+        payment_status: PaymentStatus::parse(&pstatus).ok_or_else(|| bad("payment status", &pstatus))?,
+        customer_name: r.try_get("customer_name")?,
+        customer_phone: r.try_get("customer_phone")?,
+        customer_email: r.try_get("customer_email")?,
+        address_line: r.try_get("address_line")?,
+        ward: r.try_get("ward")?,
+        province_code: r.try_get("province_code")?,
+        note: r.try_get("note")?,
+        subtotal: r.try_get("subtotal")?,
+        shipping_fee: r.try_get("shipping_fee")?,
+        total: r.try_get("total")?,
+        currency: r.try_get("currency")?,
+        vietqr_payload: r.try_get("vietqr_payload")?,
+        stripe_session_id: r.try_get("stripe_session_id")?,
+        stripe_payment_intent: r.try_get("stripe_payment_intent")?,
+        checkout_url: r.try_get("checkout_url")?,
+        expires_at: r.try_get("expires_at")?,
+        flagged: bool_col(r, "flagged")?,
+        flag_reason: r.try_get("flag_reason")?,
+        cancel_reason: r.try_get("cancel_reason")?,
+        paid_at: r.try_get("paid_at")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        lines: vec![],
+    })
+}
+
+fn line_from_row(r: &AnyRow) -> Result<Line> {
+    Ok(Line {
+        line_no: r.try_get("line_no")?,
+        product_id: r.try_get("product_id")?,
+        variant_id: r.try_get("variant_id")?,
+        title: r.try_get("title")?,
+        variant_title: r.try_get("variant_title")?,
+        sku: r.try_get("sku")?,
+        unit_price: r.try_get("unit_price")?,
+        quantity: r.try_get("quantity")?,
+        total: r.try_get("total")?,
+    })
+}
+
+// ---------------------------------------------------------------- placing orders
+
+#[derive(Debug, Clone)]
+pub struct LineInput {
+    /// The variant's shop (from its composite id) and its own id.
+    pub shop_id: ShopId,
+    pub variant_id: String,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlaceOrder {
+    pub shop_slug: String,
+    pub lines: Vec<LineInput>,
+    pub customer_name: String,
+    pub customer_phone: String,
+    pub customer_email: Option<String>,
+    pub address_line: String,
+    pub ward: Option<String>,
+    pub province_code: String,
+    pub payment_method: PaymentMethod,
+    pub idempotency_key: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Checked customer and address fields.
+struct Contact {
+    name: String,
+    phone: String,
+    email: Option<String>,
+    address: String,
+    ward: Option<String>,
+    province: String,
+    note: Option<String>,
+}
+
+fn check_contact(p: &PlaceOrder, errors: &mut Vec<UserError>) -> Contact {
+    let name = clean(&p.customer_name);
+    if name.is_empty() {
+        errors.push(UserError::new(&["input", "customer", "name"], "REQUIRED", "Your name is required."));
+    } else if name.chars().count() > 100 {
+        errors.push(UserError::new(&["input", "customer", "name"], "TOO_LONG", "At most 100 characters."));
+    }
+    let phone = match Phone::parse(&p.customer_phone) {
+        Ok(ph) => ph.into_string(),
+        Err(e) => {
+            errors.push(UserError::new(&["input", "customer", "phone"], e.code(), e.to_string()));
+            String::new()
+        }
+    };
+    let email = match p.customer_email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        Some(e) => match Email::parse(e) {
+            Ok(e) => Some(e.into_string()),
+            Err(e) => {
+                errors.push(UserError::new(&["input", "customer", "email"], e.code(), e.to_string()));
+                None
+            }
+        },
+        None => None,
+    };
+    let address = clean(&p.address_line);
+    if address.is_empty() {
+        errors.push(UserError::new(&["input", "shippingAddress", "line1"], "REQUIRED", "The delivery address is required."));
+    } else if address.chars().count() > 200 {
+        errors.push(UserError::new(&["input", "shippingAddress", "line1"], "TOO_LONG", "At most 200 characters."));
+    }
+    let ward = p.ward.as_deref().map(clean).filter(|w| !w.is_empty());
+    if ward.as_ref().is_some_and(|w| w.chars().count() > 100) {
+        errors.push(UserError::new(&["input", "shippingAddress", "ward"], "TOO_LONG", "At most 100 characters."));
+    }
+    let province = p.province_code.trim().to_string();
+    if !provinces::is_valid(&province) {
+        errors.push(UserError::new(
+            &["input", "shippingAddress", "provinceCode"],
+            "INVALID_PROVINCE",
+            "Choose one of the 34 provinces.",
+        ));
+    }
+    let note = p.note.as_deref().map(clean).filter(|n| !n.is_empty());
+    if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
+        errors.push(UserError::new(&["input", "note"], "TOO_LONG", "At most 500 characters."));
+    }
+    Contact { name, phone, email, address, ward, province, note }
+}
+
+/// A stable hash of what was asked, to tell a retry from a different order with the same key.
+fn request_hash(shop: &ShopId, lines: &BTreeMap<String, i64>, c: &Contact, method: PaymentMethod) -> String {
+    let mut s = format!("{}|{}|", shop.as_str(), method.as_str());
+    for (v, q) in lines {
+        s.push_str(&format!("{v}x{q};"));
+    }
+    s.push_str(&format!(
+        "|{}|{}|{}|{}|{}|{}|{}",
+        c.name,
+        c.phone,
+        c.email.as_deref().unwrap_or(""),
+        c.address,
+        c.ward.as_deref().unwrap_or(""),
+        c.province,
+        c.note.as_deref().unwrap_or("")
+    ));
+    sha256_hex(&s)
+}
+
+/// Places an order (the API's `placeOrder` and the storefront checkout). Card orders come
+/// back without a checkout address: the caller creates the Stripe session (see `payments`).
+pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
+    let Some(shop) = shops::by_slug(db, &p.shop_slug).await?.filter(|s| s.published) else {
+        return Err(Error::user(&["input", "shopSlug"], "SHOP_NOT_FOUND", "There is no open shop at this address."));
+    };
+    let mut errors = Vec::new();
+    if p.lines.is_empty() {
+        errors.push(UserError::new(&["input", "lines"], "EMPTY_ORDER", "The order has no items."));
+    }
+    if p.lines.len() > MAX_LINES {
+        errors.push(UserError::new(&["input", "lines"], "TOO_MANY_LINES", format!("At most {MAX_LINES} lines per order.")));
+    }
+    // Merge lines of the same variant; check quantities and ownership.
+    let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
+    for (i, l) in p.lines.iter().enumerate() {
+        let f = ["input".to_string(), "lines".to_string(), i.to_string()];
+        let fr: Vec<&str> = f.iter().map(String::as_str).collect();
+        if !(1..=MAX_QUANTITY).contains(&l.quantity) {
+            errors.push(UserError::new(&[fr[0], fr[1], fr[2], "quantity"], "INVALID_QUANTITY", format!("Quantity is 1 to {MAX_QUANTITY}.")));
+            continue;
+        }
+        if l.shop_id != shop.id {
+            errors.push(UserError::new(&[fr[0], fr[1], fr[2], "variantId"], "VARIANT_NOT_FOUND", "This item is not sold by this shop."));
+            continue;
+        }
+        *wanted.entry(l.variant_id.clone()).or_default() += l.quantity;
+    }
+    if wanted.values().any(|q| *q > MAX_QUANTITY) {
+        errors.push(UserError::new(&["input", "lines"], "INVALID_QUANTITY", format!("At most {MAX_QUANTITY} of one item.")));
+    }
+    let contact = check_contact(&p, &mut errors);
+    if !p.payment_method.enabled_for(&shop) {
+        errors.push(UserError::new(&["input", "paymentMethod"], "PAYMENT_METHOD_UNAVAILABLE", "This shop does not take this payment method."));
+    }
+    let key = p.idempotency_key.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(str::to_string);
+    if key.as_ref().is_some_and(|k| k.len() > 100) {
+        errors.push(UserError::new(&["input", "idempotencyKey"], "TOO_LONG", "At most 100 characters."));
+    }
+    // Load the variants and their products (prices are the server's, never the client's).
+    let ids: Vec<String> = wanted.keys().cloned().collect();
+    let variants = variants_by_id(db, &shop.id, &ids).await?;
+    let mut priced = Vec::new();
+    for (vid, q) in &wanted {
+        let Some(v) = variants.get(vid) else {
+            errors.push(UserError::new(&["input", "lines"], "VARIANT_NOT_FOUND", format!("Item {vid} is not sold by this shop.")));
+            continue;
+        };
+        let product = catalog::product(db, &shop.id, &v.product_id, Visibility::Public).await?;
+        match product {
+            Some(prod) if !v.archived => priced.push((v.clone(), prod, *q)),
+            _ => errors.push(UserError::new(&["input", "lines"], "VARIANT_NOT_FOUND", format!("{} is no longer for sale.", v.title))),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let hash = request_hash(&shop.id, &wanted, &contact, p.payment_method);
+    if let Some(k) = &key
+        && let Some(existing) = by_idempotency_key(db, &shop.id, k).await?
+    {
+        return replay(existing, &hash);
+    }
+    let subtotal: i64 = priced.iter().map(|(v, _, q)| v.price * q).sum();
+    let shipping = shop.shipping_for(subtotal);
+    let total = subtotal + shipping;
+    let payment_status = match p.payment_method {
+        PaymentMethod::Cod => PaymentStatus::Unpaid,
+        PaymentMethod::BankTransfer | PaymentMethod::Card => PaymentStatus::Pending,
+    };
+    let id = new_id();
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    // First statement writes: the shop's order counter (serialises numbers per shop).
+    let number: i64 = sqlx::query("UPDATE shops SET order_seq = order_seq + 1 WHERE id = $1 RETURNING order_seq")
+        .bind(shop.id.as_str().to_string())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("order_seq")?;
+    let mut short = Vec::new();
+    for (v, _, q) in &priced {
+        let row = sqlx::query(
+            "UPDATE variants SET stock = CASE WHEN track_inventory = TRUE THEN stock - $1 ELSE stock END, updated_at = $2 \
+             WHERE shop_id = $3 AND id = $4 AND archived = FALSE AND (track_inventory = FALSE OR stock >= $1) RETURNING stock, track_inventory",
+        )
+        .bind(*q)
+        .bind(now)
+        .bind(shop.id.as_str().to_string())
+        .bind(v.id.clone())
+        .fetch_optional(&mut *tx)
+        .await?;
+        match row {
+            Some(r) => {
+                if bool_col(&r, "track_inventory")? {
+                    let after: i64 = r.try_get("stock")?;
+                    catalog::record_movement(&mut tx, &shop.id, &v.id, -q, after, "order", None, None, Some(&id)).await?;
+                }
+            }
+            None => short.push(v.id.clone()),
+        }
+    }
+    if !short.is_empty() {
+        tx.rollback().await?;
+        let now_stock = variants_by_id(db, &shop.id, &short).await?;
+        let errors = short
+            .iter()
+            .map(|vid| {
+                let (title, left) = now_stock.get(vid).map(|v| (v.title.clone(), v.stock)).unwrap_or_default();
+                let product = priced.iter().find(|(v, _, _)| &v.id == vid).map(|(_, p, _)| p.title.clone()).unwrap_or_default();
+                let gid = format!("{}:{vid}", shop.id);
+                UserError::new(&["input", "lines", &gid], "OUT_OF_STOCK", format!("{product} ({title}): only {left} left."))
+            })
+            .collect();
+        return Err(Error::Invalid(errors));
+    }
+    let vietqr_payload = match p.payment_method {
+        PaymentMethod::BankTransfer => match (&shop.bank_bin, &shop.bank_account_number) {
+            (Some(bin), Some(acct)) => Some(
+                vietqr::encode(&vietqr::Transfer {
+                    bin: bin.clone(),
+                    account: acct.clone(),
+                    amount: Some(total),
+                    purpose: Some(transfer_note(number)),
+                })
+                .map_err(|e| Error::Internal(format!("VietQR: {e}")))?,
+            ),
+            _ => None,
+        },
+        _ => None,
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO orders (shop_id, id, number, status, payment_method, payment_status, customer_name, customer_phone, \
+         customer_email, address_line, ward, province_code, note, subtotal, shipping_fee, total, currency, idempotency_key, \
+         request_hash, vietqr_payload, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'PENDING', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)",
+    )
+    .bind(shop.id.as_str().to_string())
+    .bind(id.clone())
+    .bind(number)
+    .bind(p.payment_method.as_str().to_string())
+    .bind(payment_status.as_str().to_string())
+    .bind(contact.name.clone())
+    .bind(contact.phone.clone())
+    .bind(contact.email.clone())
+    .bind(contact.address.clone())
+    .bind(contact.ward.clone())
+    .bind(contact.province.clone())
+    .bind(contact.note.clone())
+    .bind(subtotal)
+    .bind(shipping)
+    .bind(total)
+    .bind(shop.currency.clone())
+    .bind(key.clone())
+    .bind(hash.clone())
+    .bind(vietqr_payload)
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
+    if let Err(e) = inserted {
+        let e = Error::from(e);
+        if let (Some(c), Some(k)) = (e.unique_violation(), &key)
+            && c.contains("idempotency")
+        {
+            // A concurrent retry with the same key won: answer with its order.
+            drop(tx);
+            let existing = by_idempotency_key(db, &shop.id, k).await?.ok_or(e)?;
+            return replay(existing, &hash);
+        }
+        return Err(e);
+    }
+    for (i, (v, prod, q)) in priced.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO order_lines (shop_id, order_id, line_no, product_id, variant_id, title, variant_title, sku, unit_price, quantity, total) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(shop.id.as_str().to_string())
+        .bind(id.clone())
+        .bind(i as i64 + 1)
+        .bind(prod.id.clone())
+        .bind(v.id.clone())
+        .bind(prod.title.clone())
+        .bind(v.title.clone())
+        .bind(v.sku.clone())
+        .bind(v.price)
+        .bind(*q)
+        .bind(v.price * q)
+        .execute(&mut *tx)
+        .await?;
+    }
+    add_event(&mut tx, &shop.id, &id, "status", None, Some(Status::Pending.as_str()), contact.note.as_deref(), None).await?;
+    tx.commit().await?;
+    feed::publish(db, &shop.id, &id).await;
+    get(db, &shop.id, &id).await?.ok_or(Error::NotFound("order"))
+}
+
+fn replay(existing: (Order, Option<String>), hash: &str) -> Result<Order> {
+    let (order, stored) = existing;
+    if stored.as_deref() == Some(hash) {
+        Ok(order)
+    } else {
+        Err(Error::user(
+            &["input", "idempotencyKey"],
+            "IDEMPOTENCY_CONFLICT",
+            "This idempotency key was used for a different order.",
+        ))
+    }
+}
+
+async fn by_idempotency_key(db: &Db, shop: &ShopId, key: &str) -> Result<Option<(Order, Option<String>)>> {
+    let sql = format!("SELECT {ORDER_COLUMNS}, request_hash FROM orders WHERE shop_id = $1 AND idempotency_key = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(shop.as_str().to_string())
+        .bind(key.to_string())
+        .fetch_optional(db.write())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut order = order_from_row(&row)?;
+    order.lines = lines_of(db, shop, &order.id).await?;
+    Ok(Some((order, row.try_get("request_hash")?)))
+}
+
+async fn variants_by_id(db: &Db, shop: &ShopId, ids: &[String]) -> Result<std::collections::HashMap<String, catalog::Variant>> {
+    let mut out = std::collections::HashMap::new();
+    for id in ids {
+        if let Some(v) = catalog::variant(db, shop, id).await? {
+            out.insert(id.clone(), v);
+        }
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn add_event(
+    tx: &mut Tx,
+    shop: &ShopId,
+    order_id: &str,
+    kind: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    note: Option<&str>,
+    actor: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO order_events (shop_id, id, order_id, kind, from_status, to_status, note, actor_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(shop.as_str().to_string())
+    .bind(new_id())
+    .bind(order_id.to_string())
+    .bind(kind.to_string())
+    .bind(from.map(str::to_string))
+    .bind(to.map(str::to_string))
+    .bind(note.map(str::to_string))
+    .bind(actor.map(str::to_string))
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- reading
+
+async fn lines_of(db: &Db, shop: &ShopId, order_id: &str) -> Result<Vec<Line>> {
+    let rows = sqlx::query(
+        "SELECT line_no, product_id, variant_id, title, variant_title, sku, unit_price, quantity, total FROM order_lines \
+         WHERE shop_id = $1 AND order_id = $2 ORDER BY line_no",
+    )
+    .bind(shop.as_str().to_string())
+    .bind(order_id.to_string())
+    .fetch_all(db.read())
+    .await?;
+    rows.iter().map(line_from_row).collect()
+}
+
+/// The lines of several orders in one statement.
+pub async fn lines_for(db: &Db, shop: &ShopId, order_ids: &[String]) -> Result<std::collections::HashMap<String, Vec<Line>>> {
+    let mut out: std::collections::HashMap<String, Vec<Line>> = std::collections::HashMap::new();
+    if order_ids.is_empty() {
+        return Ok(out);
+    }
+    let ph: Vec<String> = (0..order_ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT order_id, line_no, product_id, variant_id, title, variant_title, sku, unit_price, quantity, total FROM order_lines \
+         WHERE shop_id = $1 AND order_id IN ({}) ORDER BY order_id, line_no",
+        ph.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop.as_str().to_string());
+    for id in order_ids {
+        q = q.bind(id.clone());
+    }
+    for r in q.fetch_all(db.read()).await? {
+        let oid: String = r.try_get("order_id")?;
+        out.entry(oid).or_default().push(line_from_row(&r)?);
+    }
+    Ok(out)
+}
+
+/// An order with its lines (no access check: callers hold a scope or are the payment flow).
+pub async fn get(db: &Db, shop: &ShopId, id: &str) -> Result<Option<Order>> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE shop_id = $1 AND id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(shop.as_str().to_string())
+        .bind(id.to_string())
+        .fetch_optional(db.write())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut o = order_from_row(&row)?;
+    o.lines = lines_of(db, shop, id).await?;
+    Ok(Some(o))
+}
+
+/// An order by its number.
+pub async fn by_number(db: &Db, shop: &ShopId, number: i64) -> Result<Option<Order>> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE shop_id = $1 AND number = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(shop.as_str().to_string())
+        .bind(number)
+        .fetch_optional(db.read())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut o = order_from_row(&row)?;
+    o.lines = lines_of(db, shop, &o.id).await?;
+    Ok(Some(o))
+}
+
+/// `#1001`, `1001` → 1001.
+pub fn parse_number(s: &str) -> Option<i64> {
+    s.trim().trim_start_matches('#').trim().parse().ok().filter(|n| *n > 0)
+}
+
+/// The public tracking view: number and phone must both match. Personal data is the
+/// caller's to withhold (the GraphQL type shows none of it).
+pub async fn track(db: &Db, shop_slug: &str, number: &str, phone: &str) -> Result<Option<Order>> {
+    let (Some(n), Ok(phone)) = (parse_number(number), Phone::parse(phone)) else { return Ok(None) };
+    let Some(shop) = shops::by_slug(db, shop_slug).await?.filter(|s| s.published) else { return Ok(None) };
+    Ok(by_number(db, &shop.id, n).await?.filter(|o| o.customer_phone == phone.as_str()))
+}
+
+/// A member's view of one order.
+pub async fn for_member(db: &Db, scope: &ShopScope, id: &str) -> Result<Order> {
+    get(db, scope.shop_id(), id).await?.ok_or(Error::NotFound("order"))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Event {
+    pub id: String,
+    pub kind: String,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub note: Option<String>,
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+    pub created_at: i64,
+}
+
+/// The order's history, oldest first.
+pub async fn events(db: &Db, scope: &ShopScope, order_id: &str) -> Result<Vec<Event>> {
+    let rows = sqlx::query(
+        "SELECT e.id, e.kind, e.from_status, e.to_status, e.note, e.actor_id, u.full_name, e.created_at FROM order_events e \
+         LEFT JOIN users u ON u.id = e.actor_id WHERE e.shop_id = $1 AND e.order_id = $2 ORDER BY e.id",
+    )
+    .bind(scope.shop_id().as_str().to_string())
+    .bind(order_id.to_string())
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Event {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                from_status: r.try_get("from_status")?,
+                to_status: r.try_get("to_status")?,
+                note: r.try_get("note")?,
+                actor_id: r.try_get("actor_id")?,
+                actor_name: r.try_get("full_name")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub status: Option<Status>,
+    pub payment_status: Option<PaymentStatus>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// An order number (`#1001`) or a phone number.
+    pub query: Option<String>,
+    pub first: Option<i64>,
+    pub after: Option<String>,
+}
+
+/// Orders newest first, with filters; cursors are order ids.
+pub async fn list(db: &Db, scope: &ShopScope, f: &OrderFilter) -> Result<catalog::Page<Order>> {
+    let first = catalog::page_size(f.first)?;
+    let mut sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE shop_id = $1");
+    let mut texts: Vec<String> = vec![scope.shop_id().as_str().to_string()];
+    let mut nums: Vec<i64> = vec![];
+    // Text parameters come first ($1…$k), numbers after; the SQL is built to match.
+    let mut text_clause = String::new();
+    if let Some(s) = f.status {
+        texts.push(s.as_str().to_string());
+        text_clause.push_str(&format!(" AND status = ${}", texts.len()));
+    }
+    if let Some(s) = f.payment_status {
+        texts.push(s.as_str().to_string());
+        text_clause.push_str(&format!(" AND payment_status = ${}", texts.len()));
+    }
+    if let Some(a) = f.after.as_deref().filter(|a| !a.is_empty()) {
+        if a.len() != 26 || !a.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(Error::user(&["after"], "INVALID_CURSOR", "This cursor is not one this list gave out."));
+        }
+        texts.push(a.to_string());
+        text_clause.push_str(&format!(" AND id < ${}", texts.len()));
+    }
+    let mut num_clause = String::new();
+    if let Some(q) = f.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if let Ok(p) = Phone::parse(q) {
+            texts.push(p.into_string());
+            text_clause.push_str(&format!(" AND customer_phone = ${}", texts.len()));
+        } else if let Some(n) = parse_number(q) {
+            nums.push(n);
+            num_clause.push_str(" AND number = $N");
+        } else {
+            return Ok(catalog::Page { items: vec![], has_next_page: false });
+        }
+    }
+    if let Some(from) = f.from {
+        nums.push(from);
+        num_clause.push_str(" AND created_at >= $N");
+    }
+    if let Some(to) = f.to {
+        nums.push(to);
+        num_clause.push_str(" AND created_at < $N");
+    }
+    sql.push_str(&text_clause);
+    let mut n = texts.len();
+    let num_clause = num_clause
+        .split("$N")
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part.to_string()
+            } else {
+                n += 1;
+                format!("${n}{part}")
+            }
+        })
+        .collect::<String>();
+    sql.push_str(&num_clause);
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", first + 1));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for t in texts {
+        q = q.bind(t);
+    }
+    for v in nums {
+        q = q.bind(v);
+    }
+    let rows = q.fetch_all(db.read()).await?;
+    let has_next_page = rows.len() as i64 > first;
+    let mut orders: Vec<Order> = rows.iter().take(first as usize).map(order_from_row).collect::<Result<_>>()?;
+    let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
+    let mut lines = lines_for(db, scope.shop_id(), &ids).await?;
+    for o in &mut orders {
+        o.lines = lines.remove(&o.id).unwrap_or_default();
+    }
+    Ok(catalog::Page { items: orders.into_iter().map(|o| { let c = o.id.clone(); (o, c) }).collect(), has_next_page })
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+/// Moves an order along its lifecycle (members). Cancelling returns the stock. Delivering a
+/// cash-on-delivery order marks it paid.
+pub async fn update_status(db: &Db, scope: &ShopScope, order_id: &str, to: Status, note: Option<String>) -> Result<Order> {
+    let order = for_member(db, scope, order_id).await?;
+    transition(db, &order, to, note, Some(scope.user_id())).await
+}
+
+/// The transition itself (also used by payment flows, e.g. an expired Stripe session).
+pub async fn transition(db: &Db, order: &Order, to: Status, note: Option<String>, actor: Option<&str>) -> Result<Order> {
+    let shop = &order.shop_id;
+    if !order.status.can_become(to) {
+        return Err(Error::user(
+            &["status"],
+            "INVALID_TRANSITION",
+            format!("An order that is {} cannot become {}.", order.status.as_str(), to.as_str()),
+        ));
+    }
+    let note = note.map(|n| clean(&n)).filter(|n| !n.is_empty()).map(|n| n.chars().take(500).collect::<String>());
+    if to == Status::Cancelled && note.is_none() && actor.is_some() {
+        return Err(Error::user(&["note"], "REASON_REQUIRED", "Say why the order is cancelled."));
+    }
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let n = sqlx::query(
+        "UPDATE orders SET status = $1, updated_at = $2, cancel_reason = CASE WHEN $1 = 'CANCELLED' THEN $3 ELSE cancel_reason END \
+         WHERE shop_id = $4 AND id = $5 AND status = $6",
+    )
+    .bind(to.as_str().to_string())
+    .bind(now)
+    .bind(note.clone())
+    .bind(shop.as_str().to_string())
+    .bind(order.id.clone())
+    .bind(order.status.as_str().to_string())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(Error::user(&["status"], "INVALID_TRANSITION", "The order changed meanwhile: reload it."));
+    }
+    add_event(&mut tx, shop, &order.id, "status", Some(order.status.as_str()), Some(to.as_str()), note.as_deref(), actor).await?;
+    if to == Status::Cancelled {
+        for l in &order.lines {
+            let row = sqlx::query(
+                "UPDATE variants SET stock = stock + $1, updated_at = $2 WHERE shop_id = $3 AND id = $4 AND track_inventory = TRUE RETURNING stock",
+            )
+            .bind(l.quantity)
+            .bind(now)
+            .bind(shop.as_str().to_string())
+            .bind(l.variant_id.clone())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(r) = row {
+                let after: i64 = r.try_get("stock")?;
+                catalog::record_movement(&mut tx, shop, &l.variant_id, l.quantity, after, "cancel", None, actor, Some(&order.id)).await?;
+            }
+        }
+        if order.payment_status == PaymentStatus::Pending {
+            set_payment(&mut tx, order, PaymentStatus::Failed, None, actor, now).await?;
+        }
+    }
+    if to == Status::Delivered && order.payment_method == PaymentMethod::Cod && order.payment_status == PaymentStatus::Unpaid {
+        set_payment(&mut tx, order, PaymentStatus::Paid, Some("cash collected on delivery"), actor, now).await?;
+    }
+    tx.commit().await?;
+    get(db, shop, &order.id).await?.ok_or(Error::NotFound("order"))
+}
+
+async fn set_payment(tx: &mut Tx, order: &Order, to: PaymentStatus, note: Option<&str>, actor: Option<&str>, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE orders SET payment_status = $1, paid_at = CASE WHEN $1 = 'PAID' THEN $2 ELSE paid_at END, updated_at = $2 \
+         WHERE shop_id = $3 AND id = $4",
+    )
+    .bind(to.as_str().to_string())
+    .bind(now)
+    .bind(order.shop_id.as_str().to_string())
+    .bind(order.id.clone())
+    .execute(&mut **tx)
+    .await?;
+    add_event(tx, &order.shop_id, &order.id, "payment", Some(order.payment_status.as_str()), Some(to.as_str()), note, actor).await
+}
+
+/// Marks a cash or bank-transfer order paid (members).
+pub async fn mark_paid(db: &Db, scope: &ShopScope, order_id: &str, note: Option<String>) -> Result<Order> {
+    let order = for_member(db, scope, order_id).await?;
+    if order.payment_method == PaymentMethod::Card {
+        return Err(Error::user(&["orderId"], "INVALID_PAYMENT_TRANSITION", "Card payments are marked paid by Stripe."));
+    }
+    if order.status == Status::Cancelled || matches!(order.payment_status, PaymentStatus::Paid | PaymentStatus::Refunded) {
+        return Err(Error::user(
+            &["orderId"],
+            "INVALID_PAYMENT_TRANSITION",
+            format!("An order whose payment is {} cannot be marked paid.", order.payment_status.as_str()),
+        ));
+    }
+    let note = note.map(|n| clean(&n)).filter(|n| !n.is_empty());
+    record_payment(db, &order, PaymentStatus::Paid, note.as_deref().or(Some("marked paid")), Some(scope.user_id())).await
+}
+
+/// Sets the payment status with a history event (payment flows and members).
+pub async fn record_payment(db: &Db, order: &Order, to: PaymentStatus, note: Option<&str>, actor: Option<&str>) -> Result<Order> {
+    let mut tx = db.begin().await?;
+    set_payment(&mut tx, order, to, note, actor, now_ms()).await?;
+    tx.commit().await?;
+    get(db, &order.shop_id, &order.id).await?.ok_or(Error::NotFound("order"))
+}
+
+/// Flags an order for a member to look at (e.g. a transfer of the wrong amount).
+pub async fn flag(db: &Db, order: &Order, reason: &str) -> Result<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE orders SET flagged = TRUE, flag_reason = $1, updated_at = $2 WHERE shop_id = $3 AND id = $4")
+        .bind(reason.to_string())
+        .bind(now_ms())
+        .bind(order.shop_id.as_str().to_string())
+        .bind(order.id.clone())
+        .execute(&mut *tx)
+        .await?;
+    add_event(&mut tx, &order.shop_id, &order.id, "flag", None, None, Some(reason), None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Stores what the card payment flow learnt (session, checkout address, expiry).
+pub async fn set_card_session(db: &Db, order: &Order, session_id: &str, url: &str, expires_at: i64) -> Result<Order> {
+    sqlx::query(
+        "UPDATE orders SET stripe_session_id = $1, checkout_url = $2, expires_at = $3, updated_at = $4 WHERE shop_id = $5 AND id = $6",
+    )
+    .bind(session_id.to_string())
+    .bind(url.to_string())
+    .bind(expires_at)
+    .bind(now_ms())
+    .bind(order.shop_id.as_str().to_string())
+    .bind(order.id.clone())
+    .execute(db.write())
+    .await?;
+    get(db, &order.shop_id, &order.id).await?.ok_or(Error::NotFound("order"))
+}
+
+/// Stores the payment intent of a paid card order (needed for refunds).
+pub async fn set_payment_intent(db: &Db, order: &Order, intent: &str) -> Result<()> {
+    sqlx::query("UPDATE orders SET stripe_payment_intent = $1 WHERE shop_id = $2 AND id = $3")
+        .bind(intent.to_string())
+        .bind(order.shop_id.as_str().to_string())
+        .bind(order.id.clone())
+        .execute(db.write())
+        .await?;
+    Ok(())
+}
+
+/// Card orders still unpaid after their deadline (the expiry worker cancels them).
+pub async fn expired_card_orders(db: &Db, now: i64, limit: i64) -> Result<Vec<(ShopId, String)>> {
+    let rows = sqlx::query(
+        "SELECT shop_id, id FROM orders WHERE payment_method = 'CARD' AND payment_status = 'PENDING' AND status = 'PENDING' \
+         AND expires_at IS NOT NULL AND expires_at < $1 ORDER BY expires_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((ShopId::new(r.try_get::<String, _>("shop_id")?), r.try_get("id")?)))
+        .collect()
+}
+
+/// Whether any order references a product (then it is archived rather than deleted).
+pub async fn product_has_orders(db: &Db, shop: &ShopId, product_id: &str) -> Result<bool> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM order_lines WHERE shop_id = $1 AND product_id = $2")
+        .bind(shop.as_str().to_string())
+        .bind(product_id.to_string())
+        .fetch_one(db.read())
+        .await?;
+    Ok(row.try_get::<i64, _>("n")? > 0)
+}
+
+// ---------------------------------------------------------------- payment notifications
+
+/// Records a processed payment notification; false if it was already processed.
+pub async fn claim_payment_event(db: &Db, shop: &ShopId, provider: &str, event_id: &str, order_id: Option<&str>, outcome: &str, amount: Option<i64>) -> Result<bool> {
+    let res = sqlx::query(
+        "INSERT INTO payment_events (shop_id, provider, event_id, order_id, outcome, amount, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(shop.as_str().to_string())
+    .bind(provider.to_string())
+    .bind(event_id.to_string())
+    .bind(order_id.map(str::to_string))
+    .bind(outcome.to_string())
+    .bind(amount)
+    .bind(now_ms())
+    .execute(db.write())
+    .await;
+    match res {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let e = Error::from(e);
+            if e.unique_violation().is_some() { Ok(false) } else { Err(e) }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- statistics
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TopProduct {
+    pub product_id: String,
+    pub title: String,
+    pub quantity: i64,
+    pub revenue: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub orders: i64,
+    pub revenue: i64,
+    pub average_order_value: i64,
+    pub top_products: Vec<TopProduct>,
+    /// (day as YYYY-MM-DD in Vietnam time, orders, revenue)
+    pub by_day: Vec<(String, i64, i64)>,
+}
+
+/// Vietnam is UTC+7 all year.
+pub const VN_OFFSET_MS: i64 = 7 * 3600 * 1000;
+
+/// Orders (not cancelled) and their revenue between `from` and `to` (Unix ms).
+pub async fn stats(db: &Db, scope: &ShopScope, from: i64, to: i64) -> Result<Stats> {
+    let shop = scope.shop_id().as_str().to_string();
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(total), 0) AS BIGINT) AS revenue FROM orders \
+         WHERE shop_id = $1 AND status <> 'CANCELLED' AND created_at >= $2 AND created_at < $3",
+    )
+    .bind(shop.clone())
+    .bind(from)
+    .bind(to)
+    .fetch_one(db.read())
+    .await?;
+    let orders: i64 = row.try_get("n")?;
+    let revenue: i64 = row.try_get("revenue")?;
+    let top = sqlx::query(
+        "SELECT l.product_id, MAX(l.title) AS title, CAST(SUM(l.quantity) AS BIGINT) AS qty, CAST(SUM(l.total) AS BIGINT) AS revenue \
+         FROM order_lines l JOIN orders o ON o.shop_id = l.shop_id AND o.id = l.order_id \
+         WHERE l.shop_id = $1 AND o.status <> 'CANCELLED' AND o.created_at >= $2 AND o.created_at < $3 \
+         GROUP BY l.product_id ORDER BY revenue DESC, qty DESC LIMIT 10",
+    )
+    .bind(shop.clone())
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.read())
+    .await?;
+    let top_products = top
+        .iter()
+        .map(|r| {
+            Ok(TopProduct {
+                product_id: r.try_get("product_id")?,
+                title: r.try_get("title")?,
+                quantity: r.try_get("qty")?,
+                revenue: r.try_get("revenue")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let days = sqlx::query(
+        "SELECT CAST((created_at + $4) / 86400000 AS BIGINT) AS day, COUNT(*) AS n, CAST(COALESCE(SUM(total), 0) AS BIGINT) AS revenue \
+         FROM orders WHERE shop_id = $1 AND status <> 'CANCELLED' AND created_at >= $2 AND created_at < $3 \
+         GROUP BY CAST((created_at + $4) / 86400000 AS BIGINT) ORDER BY day",
+    )
+    .bind(shop)
+    .bind(from)
+    .bind(to)
+    .bind(VN_OFFSET_MS)
+    .fetch_all(db.read())
+    .await?;
+    let by_day = days
+        .iter()
+        .map(|r| {
+            let day: i64 = r.try_get("day")?;
+            let date = time::OffsetDateTime::from_unix_timestamp(day * 86400)
+                .map(|d| d.date().to_string())
+                .unwrap_or_default();
+            Ok((date, r.try_get("n")?, r.try_get("revenue")?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Stats {
+        orders,
+        revenue,
+        average_order_value: if orders > 0 { revenue / orders } else { 0 },
+        top_products,
+        by_day,
+    })
+}
