@@ -64,6 +64,40 @@ pub struct ServeArgs {
     /// Folder for uploads and outgoing mail files.
     #[arg(long, env = "CHOSO_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub stripe: StripeArgs,
+}
+
+/// Card payments through Stripe (all from the environment; off when the key is unset).
+#[derive(Args, Debug, Clone, Default)]
+pub struct StripeArgs {
+    #[arg(long, env = "CHOSO_STRIPE_SECRET_KEY", hide_env_values = true)]
+    pub stripe_secret_key: Option<String>,
+    #[arg(long, env = "CHOSO_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub stripe_webhook_secret: Option<String>,
+    /// Another Stripe API address (a local double in tests).
+    #[arg(long, env = "CHOSO_STRIPE_API_BASE")]
+    pub stripe_api_base: Option<String>,
+}
+
+impl StripeArgs {
+    fn from_env() -> StripeArgs {
+        StripeArgs {
+            stripe_secret_key: std::env::var("CHOSO_STRIPE_SECRET_KEY").ok(),
+            stripe_webhook_secret: std::env::var("CHOSO_STRIPE_WEBHOOK_SECRET").ok(),
+            stripe_api_base: std::env::var("CHOSO_STRIPE_API_BASE").ok(),
+        }
+    }
+
+    fn config(&self) -> Option<choso_services::stripe::StripeConfig> {
+        let key = self.stripe_secret_key.clone().filter(|k| !k.is_empty())?;
+        Some(choso_services::stripe::StripeConfig {
+            secret_key: key,
+            webhook_secret: self.stripe_webhook_secret.clone().unwrap_or_default(),
+            api_base: self.stripe_api_base.clone().filter(|b| !b.is_empty()),
+            expire_after_minutes: 60,
+        })
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -109,6 +143,7 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
                 data_dir: std::env::var("CHOSO_DATA_DIR")
                     .unwrap_or_else(|_| "data".into())
                     .into(),
+                stripe: StripeArgs::from_env(),
             })
             .await
         }
@@ -176,6 +211,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         data_dir: args.data_dir,
         demo: args.demo,
         max_body_bytes: 1024 * 1024,
+        stripe: args.stripe.config(),
     };
     tracing::info!(database = %redact(&config.database_url), "starting");
     let server = Server::start(config).await?;

@@ -23,6 +23,8 @@ pub struct Config {
     pub demo: bool,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Card payments (None: card payments are off platform-wide).
+    pub stripe: Option<choso_services::stripe::StripeConfig>,
 }
 
 impl Config {
@@ -36,6 +38,7 @@ impl Config {
             data_dir,
             demo: false,
             max_body_bytes: 1024 * 1024,
+            stripe: None,
         }
     }
 

@@ -11,6 +11,9 @@ pub mod health;
 pub mod metrics;
 pub mod server;
 pub mod uploads_http;
+pub mod webhooks_bank;
+pub mod webhooks_stripe;
+pub mod workers;
 
 /// The app's error for start-up and commands (request handling maps service errors itself).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

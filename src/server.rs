@@ -30,6 +30,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The public base address, e.g. `http://127.0.0.1:8080`.
     pub base_url: Arc<str>,
+    /// Card payments, when configured.
+    pub stripe: Option<Arc<choso_services::stripe::StripeConfig>>,
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -66,6 +68,8 @@ pub fn router(state: AppState) -> Router {
             )),
         )
         .route("/uploads/{shop}/{file}", get(uploads_http::serve))
+        .route("/webhooks/stripe", post(crate::webhooks_stripe::stripe))
+        .route("/webhooks/bank/{shop}", post(crate::webhooks_bank::bank))
         .route_layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::track,
@@ -95,6 +99,8 @@ pub struct Server {
     pub db: Db,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), std::io::Error>>,
+    /// Workers and listeners, stopped after the last request.
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Server {
@@ -112,8 +118,12 @@ impl Server {
         if config.demo {
             crate::demo::seed_if_empty(&db).await?;
         }
+        let stripe = config.stripe.clone().map(Arc::new);
+        let feed_listener = db.start_feed_listener();
+        let workers = crate::workers::spawn(db.clone(), stripe.clone());
         let state = AppState {
-            schema: choso_graphql::build_schema(db.clone(), &base_url),
+            stripe: stripe.clone(),
+            schema: choso_graphql::build_schema(db.clone(), &base_url, stripe.clone()),
             db: db.clone(),
             config: Arc::new(config),
             metrics: Metrics::default(),
@@ -128,12 +138,15 @@ impl Server {
                 })
                 .await
         });
+        let mut background: Vec<JoinHandle<()>> = workers;
+        background.extend(feed_listener);
         Ok(Server {
             addr,
             base_url,
             db,
             shutdown: Some(tx),
             task,
+            background,
         })
     }
 
@@ -148,6 +161,9 @@ impl Server {
                 tracing::warn!("in-flight requests did not finish in 30 s; stopping anyway");
                 self.task.abort();
             }
+        }
+        for b in &self.background {
+            b.abort();
         }
         self.db.close().await;
         Ok(())

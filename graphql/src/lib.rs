@@ -16,30 +16,36 @@ pub mod orders;
 pub mod scalars;
 pub mod shops;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, dataloader::DataLoader};
+use async_graphql::{MergedObject, Schema, dataloader::DataLoader};
 use choso_services::Db;
 
 pub use context::Viewer;
 
 #[derive(MergedObject, Default)]
-pub struct Query(accounts::AccountQuery, shops::ShopQuery);
+pub struct Query(accounts::AccountQuery, shops::ShopQuery, orders::OrderQuery);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     accounts::AccountMutation,
     shops::ShopMutation,
     catalog::CatalogMutation,
+    orders::OrderMutation,
 );
 
-pub type ChosoSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type ChosoSchema = Schema<Query, Mutation, orders::Subscription>;
 
 /// Limits that keep one request from doing unbounded work.
 pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 2_000;
 
 /// Builds the schema over a database handle; `base_url` is the public address (for links).
-pub fn build_schema(db: Db, base_url: &str) -> ChosoSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn build_schema(
+    db: Db,
+    base_url: &str,
+    stripe: Option<std::sync::Arc<choso_services::stripe::StripeConfig>>,
+) -> ChosoSchema {
+    Schema::build(Query::default(), Mutation::default(), orders::Subscription)
+        .data(stripe)
         .data(DataLoader::new(
             loaders::CatalogLoader { db: db.clone() },
             tokio::spawn,
@@ -55,7 +61,7 @@ pub fn build_schema(db: Db, base_url: &str) -> ChosoSchema {
 
 /// The schema in SDL (the `choso schema` command).
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), orders::Subscription)
         .finish()
         .sdl()
 }

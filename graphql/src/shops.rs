@@ -322,6 +322,27 @@ impl Shop {
             })
             .collect())
     }
+    /// The shop's orders, newest first (members only).
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 100) as usize * child_complexity + 1")]
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<crate::orders::OrderStatus>,
+        filter: Option<crate::orders::OrderFilter>,
+    ) -> async_graphql::Result<crate::orders::OrderConnection> {
+        crate::orders::list(ctx, &self.shop.id, first, after, status, filter).await
+    }
+    /// Sales figures over a period (members only); default: the last 30 days.
+    async fn stats(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime>,
+        to: Option<DateTime>,
+    ) -> async_graphql::Result<crate::orders::ShopStats> {
+        crate::orders::stats(ctx, &self.shop.id, from, to).await
+    }
     async fn collection(
         &self,
         ctx: &Context<'_>,

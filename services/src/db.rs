@@ -75,7 +75,13 @@ impl Db {
                 let url = with_rwc(url);
                 let write = sqlite_options(1).connect(&url).await?;
                 let read = sqlite_options(4).connect(&url).await?;
-                Ok(Db { read, write, backend, feed: Default::default(), url: url.as_str().into() })
+                Ok(Db {
+                    read,
+                    write,
+                    backend,
+                    feed: Default::default(),
+                    url: url.as_str().into(),
+                })
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -84,7 +90,13 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(5))
                     .connect(url)
                     .await?;
-                Ok(Db { read: pool.clone(), write: pool, backend, feed: Default::default(), url: url.into() })
+                Ok(Db {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                    feed: Default::default(),
+                    url: url.into(),
+                })
             }
         }
     }
@@ -123,7 +135,8 @@ impl Db {
 
     /// On PostgreSQL, starts forwarding `NOTIFY` order events into this process's feed.
     pub fn start_feed_listener(&self) -> Option<tokio::task::JoinHandle<()>> {
-        (self.backend == Backend::Postgres).then(|| crate::feed::spawn_listener(self.url.to_string(), self.feed.clone()))
+        (self.backend == Backend::Postgres)
+            .then(|| crate::feed::spawn_listener(self.url.to_string(), self.feed.clone()))
     }
 
     /// The pool for reads.

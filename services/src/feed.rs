@@ -29,7 +29,9 @@ pub struct Feed {
 
 impl Default for Feed {
     fn default() -> Self {
-        Feed { tx: Arc::new(broadcast::channel(1024).0) }
+        Feed {
+            tx: Arc::new(broadcast::channel(1024).0),
+        }
     }
 }
 
@@ -46,14 +48,20 @@ impl Feed {
     /// Parses a NOTIFY payload `shop:order`.
     pub fn parse(payload: &str) -> Option<OrderPlaced> {
         let (s, o) = payload.split_once(':')?;
-        Some(OrderPlaced { shop_id: ShopId::new(s), order_id: o.to_string() })
+        Some(OrderPlaced {
+            shop_id: ShopId::new(s),
+            order_id: o.to_string(),
+        })
     }
 }
 
 /// Announces a committed order: locally on SQLite, through NOTIFY on PostgreSQL (the
 /// listener of every process, this one included, delivers it).
 pub async fn publish(db: &Db, shop: &ShopId, order_id: &str) {
-    let ev = OrderPlaced { shop_id: shop.clone(), order_id: order_id.to_string() };
+    let ev = OrderPlaced {
+        shop_id: shop.clone(),
+        order_id: order_id.to_string(),
+    };
     match db.backend() {
         Backend::Sqlite => db.feed().deliver(ev),
         Backend::Postgres => {

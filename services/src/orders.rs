@@ -206,7 +206,8 @@ fn order_from_row(r: &AnyRow) -> Result<Order> {
         number: r.try_get("number")?,
         status: Status::parse(&status).ok_or_else(|| bad("status", &status))?,
         payment_method: PaymentMethod::parse(&method).ok_or_else(|| bad("method", &method))?,
-        payment_status: PaymentStatus::parse(&pstatus).ok_or_else(|| bad("payment status", &pstatus))?,
+        payment_status: PaymentStatus::parse(&pstatus)
+            .ok_or_else(|| bad("payment status", &pstatus))?,
         customer_name: r.try_get("customer_name")?,
         customer_phone: r.try_get("customer_phone")?,
         customer_email: r.try_get("customer_email")?,
@@ -286,22 +287,43 @@ struct Contact {
 fn check_contact(p: &PlaceOrder, errors: &mut Vec<UserError>) -> Contact {
     let name = clean(&p.customer_name);
     if name.is_empty() {
-        errors.push(UserError::new(&["input", "customer", "name"], "REQUIRED", "Your name is required."));
+        errors.push(UserError::new(
+            &["input", "customer", "name"],
+            "REQUIRED",
+            "Your name is required.",
+        ));
     } else if name.chars().count() > 100 {
-        errors.push(UserError::new(&["input", "customer", "name"], "TOO_LONG", "At most 100 characters."));
+        errors.push(UserError::new(
+            &["input", "customer", "name"],
+            "TOO_LONG",
+            "At most 100 characters.",
+        ));
     }
     let phone = match Phone::parse(&p.customer_phone) {
         Ok(ph) => ph.into_string(),
         Err(e) => {
-            errors.push(UserError::new(&["input", "customer", "phone"], e.code(), e.to_string()));
+            errors.push(UserError::new(
+                &["input", "customer", "phone"],
+                e.code(),
+                e.to_string(),
+            ));
             String::new()
         }
     };
-    let email = match p.customer_email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+    let email = match p
+        .customer_email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
         Some(e) => match Email::parse(e) {
             Ok(e) => Some(e.into_string()),
             Err(e) => {
-                errors.push(UserError::new(&["input", "customer", "email"], e.code(), e.to_string()));
+                errors.push(UserError::new(
+                    &["input", "customer", "email"],
+                    e.code(),
+                    e.to_string(),
+                ));
                 None
             }
         },
@@ -309,13 +331,25 @@ fn check_contact(p: &PlaceOrder, errors: &mut Vec<UserError>) -> Contact {
     };
     let address = clean(&p.address_line);
     if address.is_empty() {
-        errors.push(UserError::new(&["input", "shippingAddress", "line1"], "REQUIRED", "The delivery address is required."));
+        errors.push(UserError::new(
+            &["input", "shippingAddress", "line1"],
+            "REQUIRED",
+            "The delivery address is required.",
+        ));
     } else if address.chars().count() > 200 {
-        errors.push(UserError::new(&["input", "shippingAddress", "line1"], "TOO_LONG", "At most 200 characters."));
+        errors.push(UserError::new(
+            &["input", "shippingAddress", "line1"],
+            "TOO_LONG",
+            "At most 200 characters.",
+        ));
     }
     let ward = p.ward.as_deref().map(clean).filter(|w| !w.is_empty());
     if ward.as_ref().is_some_and(|w| w.chars().count() > 100) {
-        errors.push(UserError::new(&["input", "shippingAddress", "ward"], "TOO_LONG", "At most 100 characters."));
+        errors.push(UserError::new(
+            &["input", "shippingAddress", "ward"],
+            "TOO_LONG",
+            "At most 100 characters.",
+        ));
     }
     let province = p.province_code.trim().to_string();
     if !provinces::is_valid(&province) {
@@ -327,13 +361,30 @@ fn check_contact(p: &PlaceOrder, errors: &mut Vec<UserError>) -> Contact {
     }
     let note = p.note.as_deref().map(clean).filter(|n| !n.is_empty());
     if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
-        errors.push(UserError::new(&["input", "note"], "TOO_LONG", "At most 500 characters."));
+        errors.push(UserError::new(
+            &["input", "note"],
+            "TOO_LONG",
+            "At most 500 characters.",
+        ));
     }
-    Contact { name, phone, email, address, ward, province, note }
+    Contact {
+        name,
+        phone,
+        email,
+        address,
+        ward,
+        province,
+        note,
+    }
 }
 
 /// A stable hash of what was asked, to tell a retry from a different order with the same key.
-fn request_hash(shop: &ShopId, lines: &BTreeMap<String, i64>, c: &Contact, method: PaymentMethod) -> String {
+fn request_hash(
+    shop: &ShopId,
+    lines: &BTreeMap<String, i64>,
+    c: &Contact,
+    method: PaymentMethod,
+) -> String {
     let mut s = format!("{}|{}|", shop.as_str(), method.as_str());
     for (v, q) in lines {
         s.push_str(&format!("{v}x{q};"));
@@ -354,15 +405,30 @@ fn request_hash(shop: &ShopId, lines: &BTreeMap<String, i64>, c: &Contact, metho
 /// Places an order (the API's `placeOrder` and the storefront checkout). Card orders come
 /// back without a checkout address: the caller creates the Stripe session (see `payments`).
 pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
-    let Some(shop) = shops::by_slug(db, &p.shop_slug).await?.filter(|s| s.published) else {
-        return Err(Error::user(&["input", "shopSlug"], "SHOP_NOT_FOUND", "There is no open shop at this address."));
+    let Some(shop) = shops::by_slug(db, &p.shop_slug)
+        .await?
+        .filter(|s| s.published)
+    else {
+        return Err(Error::user(
+            &["input", "shopSlug"],
+            "SHOP_NOT_FOUND",
+            "There is no open shop at this address.",
+        ));
     };
     let mut errors = Vec::new();
     if p.lines.is_empty() {
-        errors.push(UserError::new(&["input", "lines"], "EMPTY_ORDER", "The order has no items."));
+        errors.push(UserError::new(
+            &["input", "lines"],
+            "EMPTY_ORDER",
+            "The order has no items.",
+        ));
     }
     if p.lines.len() > MAX_LINES {
-        errors.push(UserError::new(&["input", "lines"], "TOO_MANY_LINES", format!("At most {MAX_LINES} lines per order.")));
+        errors.push(UserError::new(
+            &["input", "lines"],
+            "TOO_MANY_LINES",
+            format!("At most {MAX_LINES} lines per order."),
+        ));
     }
     // Merge lines of the same variant; check quantities and ownership.
     let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
@@ -370,25 +436,50 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
         let f = ["input".to_string(), "lines".to_string(), i.to_string()];
         let fr: Vec<&str> = f.iter().map(String::as_str).collect();
         if !(1..=MAX_QUANTITY).contains(&l.quantity) {
-            errors.push(UserError::new(&[fr[0], fr[1], fr[2], "quantity"], "INVALID_QUANTITY", format!("Quantity is 1 to {MAX_QUANTITY}.")));
+            errors.push(UserError::new(
+                &[fr[0], fr[1], fr[2], "quantity"],
+                "INVALID_QUANTITY",
+                format!("Quantity is 1 to {MAX_QUANTITY}."),
+            ));
             continue;
         }
         if l.shop_id != shop.id {
-            errors.push(UserError::new(&[fr[0], fr[1], fr[2], "variantId"], "VARIANT_NOT_FOUND", "This item is not sold by this shop."));
+            errors.push(UserError::new(
+                &[fr[0], fr[1], fr[2], "variantId"],
+                "VARIANT_NOT_FOUND",
+                "This item is not sold by this shop.",
+            ));
             continue;
         }
         *wanted.entry(l.variant_id.clone()).or_default() += l.quantity;
     }
     if wanted.values().any(|q| *q > MAX_QUANTITY) {
-        errors.push(UserError::new(&["input", "lines"], "INVALID_QUANTITY", format!("At most {MAX_QUANTITY} of one item.")));
+        errors.push(UserError::new(
+            &["input", "lines"],
+            "INVALID_QUANTITY",
+            format!("At most {MAX_QUANTITY} of one item."),
+        ));
     }
     let contact = check_contact(&p, &mut errors);
     if !p.payment_method.enabled_for(&shop) {
-        errors.push(UserError::new(&["input", "paymentMethod"], "PAYMENT_METHOD_UNAVAILABLE", "This shop does not take this payment method."));
+        errors.push(UserError::new(
+            &["input", "paymentMethod"],
+            "PAYMENT_METHOD_UNAVAILABLE",
+            "This shop does not take this payment method.",
+        ));
     }
-    let key = p.idempotency_key.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(str::to_string);
+    let key = p
+        .idempotency_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string);
     if key.as_ref().is_some_and(|k| k.len() > 100) {
-        errors.push(UserError::new(&["input", "idempotencyKey"], "TOO_LONG", "At most 100 characters."));
+        errors.push(UserError::new(
+            &["input", "idempotencyKey"],
+            "TOO_LONG",
+            "At most 100 characters.",
+        ));
     }
     // Load the variants and their products (prices are the server's, never the client's).
     let ids: Vec<String> = wanted.keys().cloned().collect();
@@ -396,13 +487,21 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
     let mut priced = Vec::new();
     for (vid, q) in &wanted {
         let Some(v) = variants.get(vid) else {
-            errors.push(UserError::new(&["input", "lines"], "VARIANT_NOT_FOUND", format!("Item {vid} is not sold by this shop.")));
+            errors.push(UserError::new(
+                &["input", "lines"],
+                "VARIANT_NOT_FOUND",
+                format!("Item {vid} is not sold by this shop."),
+            ));
             continue;
         };
         let product = catalog::product(db, &shop.id, &v.product_id, Visibility::Public).await?;
         match product {
             Some(prod) if !v.archived => priced.push((v.clone(), prod, *q)),
-            _ => errors.push(UserError::new(&["input", "lines"], "VARIANT_NOT_FOUND", format!("{} is no longer for sale.", v.title))),
+            _ => errors.push(UserError::new(
+                &["input", "lines"],
+                "VARIANT_NOT_FOUND",
+                format!("{} is no longer for sale.", v.title),
+            )),
         }
     }
     if !errors.is_empty() {
@@ -425,11 +524,12 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
     let now = now_ms();
     let mut tx = db.begin().await?;
     // First statement writes: the shop's order counter (serialises numbers per shop).
-    let number: i64 = sqlx::query("UPDATE shops SET order_seq = order_seq + 1 WHERE id = $1 RETURNING order_seq")
-        .bind(shop.id.as_str().to_string())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("order_seq")?;
+    let number: i64 =
+        sqlx::query("UPDATE shops SET order_seq = order_seq + 1 WHERE id = $1 RETURNING order_seq")
+            .bind(shop.id.as_str().to_string())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("order_seq")?;
     let mut short = Vec::new();
     for (v, _, q) in &priced {
         let row = sqlx::query(
@@ -446,7 +546,18 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
             Some(r) => {
                 if bool_col(&r, "track_inventory")? {
                     let after: i64 = r.try_get("stock")?;
-                    catalog::record_movement(&mut tx, &shop.id, &v.id, -q, after, "order", None, None, Some(&id)).await?;
+                    catalog::record_movement(
+                        &mut tx,
+                        &shop.id,
+                        &v.id,
+                        -q,
+                        after,
+                        "order",
+                        None,
+                        None,
+                        Some(&id),
+                    )
+                    .await?;
                 }
             }
             None => short.push(v.id.clone()),
@@ -458,10 +569,21 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
         let errors = short
             .iter()
             .map(|vid| {
-                let (title, left) = now_stock.get(vid).map(|v| (v.title.clone(), v.stock)).unwrap_or_default();
-                let product = priced.iter().find(|(v, _, _)| &v.id == vid).map(|(_, p, _)| p.title.clone()).unwrap_or_default();
+                let (title, left) = now_stock
+                    .get(vid)
+                    .map(|v| (v.title.clone(), v.stock))
+                    .unwrap_or_default();
+                let product = priced
+                    .iter()
+                    .find(|(v, _, _)| &v.id == vid)
+                    .map(|(_, p, _)| p.title.clone())
+                    .unwrap_or_default();
                 let gid = format!("{}:{vid}", shop.id);
-                UserError::new(&["input", "lines", &gid], "OUT_OF_STOCK", format!("{product} ({title}): only {left} left."))
+                UserError::new(
+                    &["input", "lines", &gid],
+                    "OUT_OF_STOCK",
+                    format!("{product} ({title}): only {left} left."),
+                )
             })
             .collect();
         return Err(Error::Invalid(errors));
@@ -540,10 +662,22 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
         .execute(&mut *tx)
         .await?;
     }
-    add_event(&mut tx, &shop.id, &id, "status", None, Some(Status::Pending.as_str()), contact.note.as_deref(), None).await?;
+    add_event(
+        &mut tx,
+        &shop.id,
+        &id,
+        "status",
+        None,
+        Some(Status::Pending.as_str()),
+        contact.note.as_deref(),
+        None,
+    )
+    .await?;
     tx.commit().await?;
     feed::publish(db, &shop.id, &id).await;
-    get(db, &shop.id, &id).await?.ok_or(Error::NotFound("order"))
+    get(db, &shop.id, &id)
+        .await?
+        .ok_or(Error::NotFound("order"))
 }
 
 fn replay(existing: (Order, Option<String>), hash: &str) -> Result<Order> {
@@ -559,8 +693,14 @@ fn replay(existing: (Order, Option<String>), hash: &str) -> Result<Order> {
     }
 }
 
-async fn by_idempotency_key(db: &Db, shop: &ShopId, key: &str) -> Result<Option<(Order, Option<String>)>> {
-    let sql = format!("SELECT {ORDER_COLUMNS}, request_hash FROM orders WHERE shop_id = $1 AND idempotency_key = $2");
+async fn by_idempotency_key(
+    db: &Db,
+    shop: &ShopId,
+    key: &str,
+) -> Result<Option<(Order, Option<String>)>> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS}, request_hash FROM orders WHERE shop_id = $1 AND idempotency_key = $2"
+    );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(shop.as_str().to_string())
         .bind(key.to_string())
@@ -572,7 +712,11 @@ async fn by_idempotency_key(db: &Db, shop: &ShopId, key: &str) -> Result<Option<
     Ok(Some((order, row.try_get("request_hash")?)))
 }
 
-async fn variants_by_id(db: &Db, shop: &ShopId, ids: &[String]) -> Result<std::collections::HashMap<String, catalog::Variant>> {
+async fn variants_by_id(
+    db: &Db,
+    shop: &ShopId,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, catalog::Variant>> {
     let mut out = std::collections::HashMap::new();
     for id in ids {
         if let Some(v) = catalog::variant(db, shop, id).await? {
@@ -626,12 +770,18 @@ async fn lines_of(db: &Db, shop: &ShopId, order_id: &str) -> Result<Vec<Line>> {
 }
 
 /// The lines of several orders in one statement.
-pub async fn lines_for(db: &Db, shop: &ShopId, order_ids: &[String]) -> Result<std::collections::HashMap<String, Vec<Line>>> {
+pub async fn lines_for(
+    db: &Db,
+    shop: &ShopId,
+    order_ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<Line>>> {
     let mut out: std::collections::HashMap<String, Vec<Line>> = std::collections::HashMap::new();
     if order_ids.is_empty() {
         return Ok(out);
     }
-    let ph: Vec<String> = (0..order_ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let ph: Vec<String> = (0..order_ids.len())
+        .map(|i| format!("${}", i + 2))
+        .collect();
     let sql = format!(
         "SELECT order_id, line_no, product_id, variant_id, title, variant_title, sku, unit_price, quantity, total FROM order_lines \
          WHERE shop_id = $1 AND order_id IN ({}) ORDER BY order_id, line_no",
@@ -678,20 +828,33 @@ pub async fn by_number(db: &Db, shop: &ShopId, number: i64) -> Result<Option<Ord
 
 /// `#1001`, `1001` → 1001.
 pub fn parse_number(s: &str) -> Option<i64> {
-    s.trim().trim_start_matches('#').trim().parse().ok().filter(|n| *n > 0)
+    s.trim()
+        .trim_start_matches('#')
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
 }
 
 /// The public tracking view: number and phone must both match. Personal data is the
 /// caller's to withhold (the GraphQL type shows none of it).
 pub async fn track(db: &Db, shop_slug: &str, number: &str, phone: &str) -> Result<Option<Order>> {
-    let (Some(n), Ok(phone)) = (parse_number(number), Phone::parse(phone)) else { return Ok(None) };
-    let Some(shop) = shops::by_slug(db, shop_slug).await?.filter(|s| s.published) else { return Ok(None) };
-    Ok(by_number(db, &shop.id, n).await?.filter(|o| o.customer_phone == phone.as_str()))
+    let (Some(n), Ok(phone)) = (parse_number(number), Phone::parse(phone)) else {
+        return Ok(None);
+    };
+    let Some(shop) = shops::by_slug(db, shop_slug).await?.filter(|s| s.published) else {
+        return Ok(None);
+    };
+    Ok(by_number(db, &shop.id, n)
+        .await?
+        .filter(|o| o.customer_phone == phone.as_str()))
 }
 
 /// A member's view of one order.
 pub async fn for_member(db: &Db, scope: &ShopScope, id: &str) -> Result<Order> {
-    get(db, scope.shop_id(), id).await?.ok_or(Error::NotFound("order"))
+    get(db, scope.shop_id(), id)
+        .await?
+        .ok_or(Error::NotFound("order"))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -762,7 +925,11 @@ pub async fn list(db: &Db, scope: &ShopScope, f: &OrderFilter) -> Result<catalog
     }
     if let Some(a) = f.after.as_deref().filter(|a| !a.is_empty()) {
         if a.len() != 26 || !a.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(Error::user(&["after"], "INVALID_CURSOR", "This cursor is not one this list gave out."));
+            return Err(Error::user(
+                &["after"],
+                "INVALID_CURSOR",
+                "This cursor is not one this list gave out.",
+            ));
         }
         texts.push(a.to_string());
         text_clause.push_str(&format!(" AND id < ${}", texts.len()));
@@ -776,7 +943,10 @@ pub async fn list(db: &Db, scope: &ShopScope, f: &OrderFilter) -> Result<catalog
             nums.push(n);
             num_clause.push_str(" AND number = $N");
         } else {
-            return Ok(catalog::Page { items: vec![], has_next_page: false });
+            return Ok(catalog::Page {
+                items: vec![],
+                has_next_page: false,
+            });
         }
     }
     if let Some(from) = f.from {
@@ -812,37 +982,73 @@ pub async fn list(db: &Db, scope: &ShopScope, f: &OrderFilter) -> Result<catalog
     }
     let rows = q.fetch_all(db.read()).await?;
     let has_next_page = rows.len() as i64 > first;
-    let mut orders: Vec<Order> = rows.iter().take(first as usize).map(order_from_row).collect::<Result<_>>()?;
+    let mut orders: Vec<Order> = rows
+        .iter()
+        .take(first as usize)
+        .map(order_from_row)
+        .collect::<Result<_>>()?;
     let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
     let mut lines = lines_for(db, scope.shop_id(), &ids).await?;
     for o in &mut orders {
         o.lines = lines.remove(&o.id).unwrap_or_default();
     }
-    Ok(catalog::Page { items: orders.into_iter().map(|o| { let c = o.id.clone(); (o, c) }).collect(), has_next_page })
+    Ok(catalog::Page {
+        items: orders
+            .into_iter()
+            .map(|o| {
+                let c = o.id.clone();
+                (o, c)
+            })
+            .collect(),
+        has_next_page,
+    })
 }
 
 // ---------------------------------------------------------------- lifecycle
 
 /// Moves an order along its lifecycle (members). Cancelling returns the stock. Delivering a
 /// cash-on-delivery order marks it paid.
-pub async fn update_status(db: &Db, scope: &ShopScope, order_id: &str, to: Status, note: Option<String>) -> Result<Order> {
+pub async fn update_status(
+    db: &Db,
+    scope: &ShopScope,
+    order_id: &str,
+    to: Status,
+    note: Option<String>,
+) -> Result<Order> {
     let order = for_member(db, scope, order_id).await?;
     transition(db, &order, to, note, Some(scope.user_id())).await
 }
 
 /// The transition itself (also used by payment flows, e.g. an expired Stripe session).
-pub async fn transition(db: &Db, order: &Order, to: Status, note: Option<String>, actor: Option<&str>) -> Result<Order> {
+pub async fn transition(
+    db: &Db,
+    order: &Order,
+    to: Status,
+    note: Option<String>,
+    actor: Option<&str>,
+) -> Result<Order> {
     let shop = &order.shop_id;
     if !order.status.can_become(to) {
         return Err(Error::user(
             &["status"],
             "INVALID_TRANSITION",
-            format!("An order that is {} cannot become {}.", order.status.as_str(), to.as_str()),
+            format!(
+                "An order that is {} cannot become {}.",
+                order.status.as_str(),
+                to.as_str()
+            ),
         ));
     }
-    let note = note.map(|n| clean(&n)).filter(|n| !n.is_empty()).map(|n| n.chars().take(500).collect::<String>());
+    let note = note
+        .map(|n| clean(&n))
+        .filter(|n| !n.is_empty())
+        .map(|n| n.chars().take(500).collect::<String>());
     if to == Status::Cancelled && note.is_none() && actor.is_some() {
-        return Err(Error::user(&["note"], "REASON_REQUIRED", "Say why the order is cancelled."));
+        return Err(Error::user(
+            &["note"],
+            "REASON_REQUIRED",
+            "Say why the order is cancelled.",
+        ));
     }
     let now = now_ms();
     let mut tx = db.begin().await?;
@@ -860,9 +1066,23 @@ pub async fn transition(db: &Db, order: &Order, to: Status, note: Option<String>
     .await?
     .rows_affected();
     if n == 0 {
-        return Err(Error::user(&["status"], "INVALID_TRANSITION", "The order changed meanwhile: reload it."));
+        return Err(Error::user(
+            &["status"],
+            "INVALID_TRANSITION",
+            "The order changed meanwhile: reload it.",
+        ));
     }
-    add_event(&mut tx, shop, &order.id, "status", Some(order.status.as_str()), Some(to.as_str()), note.as_deref(), actor).await?;
+    add_event(
+        &mut tx,
+        shop,
+        &order.id,
+        "status",
+        Some(order.status.as_str()),
+        Some(to.as_str()),
+        note.as_deref(),
+        actor,
+    )
+    .await?;
     if to == Status::Cancelled {
         for l in &order.lines {
             let row = sqlx::query(
@@ -876,57 +1096,142 @@ pub async fn transition(db: &Db, order: &Order, to: Status, note: Option<String>
             .await?;
             if let Some(r) = row {
                 let after: i64 = r.try_get("stock")?;
-                catalog::record_movement(&mut tx, shop, &l.variant_id, l.quantity, after, "cancel", None, actor, Some(&order.id)).await?;
+                catalog::record_movement(
+                    &mut tx,
+                    shop,
+                    &l.variant_id,
+                    l.quantity,
+                    after,
+                    "cancel",
+                    None,
+                    actor,
+                    Some(&order.id),
+                )
+                .await?;
             }
         }
         if order.payment_status == PaymentStatus::Pending {
             set_payment(&mut tx, order, PaymentStatus::Failed, None, actor, now).await?;
         }
     }
-    if to == Status::Delivered && order.payment_method == PaymentMethod::Cod && order.payment_status == PaymentStatus::Unpaid {
-        set_payment(&mut tx, order, PaymentStatus::Paid, Some("cash collected on delivery"), actor, now).await?;
+    if to == Status::Delivered
+        && order.payment_method == PaymentMethod::Cod
+        && order.payment_status == PaymentStatus::Unpaid
+    {
+        set_payment(
+            &mut tx,
+            order,
+            PaymentStatus::Paid,
+            Some("cash collected on delivery"),
+            actor,
+            now,
+        )
+        .await?;
     }
     tx.commit().await?;
-    get(db, shop, &order.id).await?.ok_or(Error::NotFound("order"))
+    get(db, shop, &order.id)
+        .await?
+        .ok_or(Error::NotFound("order"))
 }
 
-async fn set_payment(tx: &mut Tx, order: &Order, to: PaymentStatus, note: Option<&str>, actor: Option<&str>, now: i64) -> Result<()> {
-    sqlx::query(
+/// Moves the payment status from what `order` says it is; false (and no event) if it changed
+/// meanwhile, so a notification processed twice cannot pay twice.
+async fn set_payment(
+    tx: &mut Tx,
+    order: &Order,
+    to: PaymentStatus,
+    note: Option<&str>,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<bool> {
+    let n = sqlx::query(
         "UPDATE orders SET payment_status = $1, paid_at = CASE WHEN $1 = 'PAID' THEN $2 ELSE paid_at END, updated_at = $2 \
-         WHERE shop_id = $3 AND id = $4",
+         WHERE shop_id = $3 AND id = $4 AND payment_status = $5",
     )
     .bind(to.as_str().to_string())
     .bind(now)
     .bind(order.shop_id.as_str().to_string())
     .bind(order.id.clone())
+    .bind(order.payment_status.as_str().to_string())
     .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Ok(false);
+    }
+    add_event(
+        tx,
+        &order.shop_id,
+        &order.id,
+        "payment",
+        Some(order.payment_status.as_str()),
+        Some(to.as_str()),
+        note,
+        actor,
+    )
     .await?;
-    add_event(tx, &order.shop_id, &order.id, "payment", Some(order.payment_status.as_str()), Some(to.as_str()), note, actor).await
+    Ok(true)
 }
 
 /// Marks a cash or bank-transfer order paid (members).
-pub async fn mark_paid(db: &Db, scope: &ShopScope, order_id: &str, note: Option<String>) -> Result<Order> {
+pub async fn mark_paid(
+    db: &Db,
+    scope: &ShopScope,
+    order_id: &str,
+    note: Option<String>,
+) -> Result<Order> {
     let order = for_member(db, scope, order_id).await?;
     if order.payment_method == PaymentMethod::Card {
-        return Err(Error::user(&["orderId"], "INVALID_PAYMENT_TRANSITION", "Card payments are marked paid by Stripe."));
-    }
-    if order.status == Status::Cancelled || matches!(order.payment_status, PaymentStatus::Paid | PaymentStatus::Refunded) {
         return Err(Error::user(
             &["orderId"],
             "INVALID_PAYMENT_TRANSITION",
-            format!("An order whose payment is {} cannot be marked paid.", order.payment_status.as_str()),
+            "Card payments are marked paid by Stripe.",
+        ));
+    }
+    if order.status == Status::Cancelled
+        || matches!(
+            order.payment_status,
+            PaymentStatus::Paid | PaymentStatus::Refunded
+        )
+    {
+        return Err(Error::user(
+            &["orderId"],
+            "INVALID_PAYMENT_TRANSITION",
+            format!(
+                "An order whose payment is {} cannot be marked paid.",
+                order.payment_status.as_str()
+            ),
         ));
     }
     let note = note.map(|n| clean(&n)).filter(|n| !n.is_empty());
-    record_payment(db, &order, PaymentStatus::Paid, note.as_deref().or(Some("marked paid")), Some(scope.user_id())).await
+    record_payment(
+        db,
+        &order,
+        PaymentStatus::Paid,
+        note.as_deref().or(Some("marked paid")),
+        Some(scope.user_id()),
+    )
+    .await
 }
 
-/// Sets the payment status with a history event (payment flows and members).
-pub async fn record_payment(db: &Db, order: &Order, to: PaymentStatus, note: Option<&str>, actor: Option<&str>) -> Result<Order> {
+/// Sets the payment status with a history event (payment flows and members). If the status
+/// changed since `order` was read, nothing happens and the current order is returned.
+pub async fn record_payment(
+    db: &Db,
+    order: &Order,
+    to: PaymentStatus,
+    note: Option<&str>,
+    actor: Option<&str>,
+) -> Result<Order> {
     let mut tx = db.begin().await?;
-    set_payment(&mut tx, order, to, note, actor, now_ms()).await?;
-    tx.commit().await?;
-    get(db, &order.shop_id, &order.id).await?.ok_or(Error::NotFound("order"))
+    if set_payment(&mut tx, order, to, note, actor, now_ms()).await? {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    get(db, &order.shop_id, &order.id)
+        .await?
+        .ok_or(Error::NotFound("order"))
 }
 
 /// Flags an order for a member to look at (e.g. a transfer of the wrong amount).
@@ -939,13 +1244,29 @@ pub async fn flag(db: &Db, order: &Order, reason: &str) -> Result<()> {
         .bind(order.id.clone())
         .execute(&mut *tx)
         .await?;
-    add_event(&mut tx, &order.shop_id, &order.id, "flag", None, None, Some(reason), None).await?;
+    add_event(
+        &mut tx,
+        &order.shop_id,
+        &order.id,
+        "flag",
+        None,
+        None,
+        Some(reason),
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Stores what the card payment flow learnt (session, checkout address, expiry).
-pub async fn set_card_session(db: &Db, order: &Order, session_id: &str, url: &str, expires_at: i64) -> Result<Order> {
+pub async fn set_card_session(
+    db: &Db,
+    order: &Order,
+    session_id: &str,
+    url: &str,
+    expires_at: i64,
+) -> Result<Order> {
     sqlx::query(
         "UPDATE orders SET stripe_session_id = $1, checkout_url = $2, expires_at = $3, updated_at = $4 WHERE shop_id = $5 AND id = $6",
     )
@@ -957,7 +1278,9 @@ pub async fn set_card_session(db: &Db, order: &Order, session_id: &str, url: &st
     .bind(order.id.clone())
     .execute(db.write())
     .await?;
-    get(db, &order.shop_id, &order.id).await?.ok_or(Error::NotFound("order"))
+    get(db, &order.shop_id, &order.id)
+        .await?
+        .ok_or(Error::NotFound("order"))
 }
 
 /// Stores the payment intent of a paid card order (needed for refunds).
@@ -982,24 +1305,38 @@ pub async fn expired_card_orders(db: &Db, now: i64, limit: i64) -> Result<Vec<(S
     .fetch_all(db.read())
     .await?;
     rows.iter()
-        .map(|r| Ok((ShopId::new(r.try_get::<String, _>("shop_id")?), r.try_get("id")?)))
+        .map(|r| {
+            Ok((
+                ShopId::new(r.try_get::<String, _>("shop_id")?),
+                r.try_get("id")?,
+            ))
+        })
         .collect()
 }
 
 /// Whether any order references a product (then it is archived rather than deleted).
 pub async fn product_has_orders(db: &Db, shop: &ShopId, product_id: &str) -> Result<bool> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM order_lines WHERE shop_id = $1 AND product_id = $2")
-        .bind(shop.as_str().to_string())
-        .bind(product_id.to_string())
-        .fetch_one(db.read())
-        .await?;
+    let row =
+        sqlx::query("SELECT COUNT(*) AS n FROM order_lines WHERE shop_id = $1 AND product_id = $2")
+            .bind(shop.as_str().to_string())
+            .bind(product_id.to_string())
+            .fetch_one(db.read())
+            .await?;
     Ok(row.try_get::<i64, _>("n")? > 0)
 }
 
 // ---------------------------------------------------------------- payment notifications
 
 /// Records a processed payment notification; false if it was already processed.
-pub async fn claim_payment_event(db: &Db, shop: &ShopId, provider: &str, event_id: &str, order_id: Option<&str>, outcome: &str, amount: Option<i64>) -> Result<bool> {
+pub async fn claim_payment_event(
+    db: &Db,
+    shop: &ShopId,
+    provider: &str,
+    event_id: &str,
+    order_id: Option<&str>,
+    outcome: &str,
+    amount: Option<i64>,
+) -> Result<bool> {
     let res = sqlx::query(
         "INSERT INTO payment_events (shop_id, provider, event_id, order_id, outcome, amount, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -1016,7 +1353,11 @@ pub async fn claim_payment_event(db: &Db, shop: &ShopId, provider: &str, event_i
         Ok(_) => Ok(true),
         Err(e) => {
             let e = Error::from(e);
-            if e.unique_violation().is_some() { Ok(false) } else { Err(e) }
+            if e.unique_violation().is_some() {
+                Ok(false)
+            } else {
+                Err(e)
+            }
         }
     }
 }

@@ -9,4 +9,7 @@ mod catalog;
 mod cli;
 mod graphql_server;
 mod ops;
+mod orders;
 mod shops;
+mod stripe;
+mod stripe_double;
