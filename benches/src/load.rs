@@ -75,7 +75,11 @@ pub async fn run(
                 };
                 let ok = match sent {
                     Ok(r) if r.status().is_success() => match r.bytes().await {
-                        Ok(b) => !(req.body.is_some() && b.windows(9).any(|w| w == b"\"errors\":")),
+                        Ok(b) => {
+                            !(req.body.is_some()
+                                && (b.windows(9).any(|w| w == b"\"errors\":")
+                                    || b.windows(7).any(|w| w == b"\"code\":")))
+                        }
                         Err(_) => false,
                     },
                     _ => false,

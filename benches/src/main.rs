@@ -8,7 +8,7 @@
 //!
 //! Usage: `cargo build --release && cargo run --release -p choso-bench -- [scenario…]
 //!        [--backend sqlite|postgres|both] [--seconds N] [--connections N] [--shops N] [--products N]`
-//! Scenarios: healthz, graphql-products (default: all). PostgreSQL: `CHOSO_BENCH_POSTGRES_URL`
+//! Scenarios: healthz, graphql-products, place-order (default: all). PostgreSQL: `CHOSO_BENCH_POSTGRES_URL`
 //! or `CHOSO_TEST_POSTGRES_URL` (a server database to create the bench database from).
 
 mod load;
@@ -32,7 +32,7 @@ struct Args {
     products: usize,
 }
 
-const ALL: &[&str] = &["healthz", "graphql-products"];
+const ALL: &[&str] = &["healthz", "graphql-products", "place-order"];
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
@@ -165,6 +165,25 @@ fn request_for(
                 json!({ "query": q, "variables": { "s": slug } }),
             )
         }),
+        "place-order" => {
+            let variants = seeded.variants.clone();
+            Box::new(move |i| {
+                let s = i % slugs.len();
+                let vs = &variants[s];
+                let q = "mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { order { number total { amount } } userErrors { code } } }";
+                let input = json!({
+                    "shopSlug": slugs[s],
+                    "lines": [{ "variantId": vs[i % vs.len()], "quantity": 1 }, { "variantId": vs[(i * 7 + 3) % vs.len()], "quantity": 2 }],
+                    "customer": { "name": "Khách Bench", "phone": "0912345678" },
+                    "shippingAddress": { "line1": "1 Lê Lợi", "provinceCode": "46" },
+                    "paymentMethod": "COD"
+                });
+                Request::post_json(
+                    format!("{base}/graphql"),
+                    json!({ "query": q, "variables": { "i": input } }),
+                )
+            })
+        }
         _ => Box::new(move |_| Request::get(format!("{base}/healthz"))),
     }
 }

@@ -126,6 +126,8 @@ impl ChildServer {
 
 pub struct Seeded {
     pub slugs: Vec<String>,
+    /// Per shop: the ids of its variants.
+    pub variants: Vec<Vec<String>>,
 }
 
 async fn gql(
@@ -170,7 +172,9 @@ pub async fn seed(base: &str, shops: usize, products: usize) -> Result<Seeded, S
         .ok_or("no token")?
         .to_string();
     let mut slugs = Vec::new();
+    let mut variants = Vec::new();
     for s in 0..shops {
+        let mut shop_variants = Vec::new();
         let v = gql(
             &client,
             base,
@@ -190,17 +194,25 @@ pub async fn seed(base: &str, shops: usize, products: usize) -> Result<Seeded, S
                 .to_string(),
         );
         for p in 0..products {
-            gql(
+            let v = gql(
                 &client,
                 base,
                 Some(&token),
-                "mutation($s: ID!, $i: ProductInput!) { createProduct(shopId: $s, input: $i) { userErrors { message } } }",
+                "mutation($s: ID!, $i: ProductInput!) { createProduct(shopId: $s, input: $i) { product { variants { id } } userErrors { message } } }",
                 json!({ "s": shop, "i": { "title": format!("Sản phẩm {p} của cửa hàng {s}"), "description": "Đặc sản địa phương, đóng gói cẩn thận.", "published": true,
                     "images": [{ "url": format!("https://img.example.vn/{s}/{p}.jpg") }],
-                    "variants": [{ "title": "Nhỏ", "sku": format!("S{p}"), "price": "45000", "stock": 1000 }, { "title": "Lớn", "sku": format!("L{p}"), "price": "85000", "compareAtPrice": "99000", "stock": 1000 }] } }),
+                    "variants": [{ "title": "Nhỏ", "sku": format!("S{p}"), "price": "45000", "stock": 1_000_000 }, { "title": "Lớn", "sku": format!("L{p}"), "price": "85000", "compareAtPrice": "99000", "stock": 1_000_000 }] } }),
             )
             .await?;
+            for var in v["data"]["createProduct"]["product"]["variants"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                shop_variants.push(var["id"].as_str().unwrap_or_default().to_string());
+            }
         }
+        variants.push(shop_variants);
         gql(
             &client,
             base,
@@ -210,5 +222,5 @@ pub async fn seed(base: &str, shops: usize, products: usize) -> Result<Seeded, S
         )
         .await?;
     }
-    Ok(Seeded { slugs })
+    Ok(Seeded { slugs, variants })
 }
