@@ -10,6 +10,7 @@ pub mod graphql_http;
 pub mod health;
 pub mod metrics;
 pub mod server;
+pub mod storefront;
 pub mod uploads_http;
 pub mod webhooks_bank;
 pub mod webhooks_stripe;

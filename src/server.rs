@@ -32,6 +32,9 @@ pub struct AppState {
     pub base_url: Arc<str>,
     /// Card payments, when configured.
     pub stripe: Option<Arc<choso_services::stripe::StripeConfig>>,
+    /// Signs storefront cookies and confirmation links.
+    pub secret: Arc<str>,
+    pub themes: crate::storefront::themes::Themes,
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -119,11 +122,14 @@ impl Server {
             crate::demo::seed_if_empty(&db).await?;
         }
         let stripe = config.stripe.clone().map(Arc::new);
+        let secret = choso_services::settings::secret(&db).await?;
         let feed_listener = db.start_feed_listener();
         let workers = crate::workers::spawn(db.clone(), stripe.clone());
         let state = AppState {
             stripe: stripe.clone(),
-            schema: choso_graphql::build_schema(db.clone(), &base_url, stripe.clone()),
+            schema: choso_graphql::build_schema(db.clone(), &base_url, &secret, stripe.clone()),
+            secret: secret.into(),
+            themes: crate::storefront::themes::Themes::from_env(),
             db: db.clone(),
             config: Arc::new(config),
             metrics: Metrics::default(),

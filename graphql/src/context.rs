@@ -39,3 +39,7 @@ pub fn base_url<'a>(ctx: &Context<'a>) -> &'a str {
         .map(|b| b.0.as_str())
         .unwrap_or("")
 }
+
+/// The platform secret (signs confirmation links).
+#[derive(Debug, Clone)]
+pub struct Secret(pub String);

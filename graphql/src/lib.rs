@@ -42,10 +42,12 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 pub fn build_schema(
     db: Db,
     base_url: &str,
+    secret: &str,
     stripe: Option<std::sync::Arc<choso_services::stripe::StripeConfig>>,
 ) -> ChosoSchema {
     Schema::build(Query::default(), Mutation::default(), orders::Subscription)
         .data(stripe)
+        .data(context::Secret(secret.to_string()))
         .data(DataLoader::new(
             loaders::CatalogLoader { db: db.clone() },
             tokio::spawn,

@@ -7,7 +7,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Subscr
 use choso_services::{
     MemberRole, ShopId,
     orders::{self, Order as SvcOrder},
-    provinces, reconcile, shops,
+    provinces, reconcile,
     stripe::{self, StripeConfig},
 };
 use futures_util::Stream;
@@ -499,38 +499,6 @@ fn store_url(ctx: &Context<'_>, slug: &str) -> String {
     format!("{}/s/{slug}", base_url(ctx))
 }
 
-/// Places an order (shared by the API and the storefront): card orders get their Stripe
-/// Checkout session.
-pub async fn place(
-    db: &choso_services::Db,
-    stripe_cfg: Option<&StripeConfig>,
-    store: &str,
-    input: orders::PlaceOrder,
-) -> choso_services::Result<SvcOrder> {
-    if input.payment_method == orders::PaymentMethod::Card && stripe_cfg.is_none() {
-        return Err(choso_services::Error::user(
-            &["input", "paymentMethod"],
-            "PAYMENT_METHOD_UNAVAILABLE",
-            "Card payments are not available on this platform.",
-        ));
-    }
-    let order = orders::place_order(db, input).await?;
-    match (order.payment_method, stripe_cfg) {
-        (orders::PaymentMethod::Card, Some(cfg)) if order.checkout_url.is_none() => {
-            let shop = shops::get(db, &order.shop_id)
-                .await?
-                .ok_or(choso_services::Error::NotFound("shop"))?;
-            let success = format!(
-                "{store}/orders/{}?status=paid&session_id={{CHECKOUT_SESSION_ID}}",
-                order.number
-            );
-            let cancel = format!("{store}/cart");
-            stripe::start_checkout(db, cfg, &shop, &order, &success, &cancel).await
-        }
-        _ => Ok(order),
-    }
-}
-
 #[derive(Default)]
 pub struct OrderQuery;
 
@@ -617,7 +585,8 @@ impl OrderMutation {
             idempotency_key: input.idempotency_key,
             note: input.note,
         };
-        let r = place(db(ctx), stripe_cfg.as_deref(), &store, p).await;
+        let secret = ctx.data_opt::<crate::context::Secret>().map(|s| s.0.clone()).unwrap_or_default();
+        let r = choso_services::checkout::place(db(ctx), stripe_cfg.as_deref(), &store, &secret, p).await;
         let (o, user_errors) = payload(r)?;
         // The buyer is not (necessarily) a member: show the order as the tracking view does,
         // plus nothing personal beyond what they just typed.

@@ -215,6 +215,11 @@ impl Shop {
     async fn created_at(&self) -> DateTime {
         DateTime(self.shop.created_at)
     }
+    /// Custom domains (members).
+    async fn domains(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        self.member()?;
+        shops::domains(db(ctx), &self.shop.id).await.gql()
+    }
     /// Payment settings: owners only.
     async fn payments(&self) -> async_graphql::Result<ShopPayments> {
         if self.role != Some(MemberRole::Owner) {
@@ -388,6 +393,12 @@ pub struct ShopPayload {
 #[derive(SimpleObject)]
 pub struct MemberPayload {
     pub member: Option<ShopMember>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct DomainsPayload {
+    pub domains: Option<Vec<String>>,
     pub user_errors: Vec<UserError>,
 }
 
@@ -609,6 +620,28 @@ impl ShopMutation {
             }),
             user_errors,
         })
+    }
+
+    /// Points a custom domain at the shop's storefront (owners). The domain's DNS must point
+    /// at the platform; the Host header then picks the shop.
+    async fn add_shop_domain(&self, ctx: &Context<'_>, shop_id: async_graphql::ID, domain: String) -> async_graphql::Result<DomainsPayload> {
+        let r = async {
+            let scope = scope_or_err(ctx, &self::shop_id(&shop_id), MemberRole::Owner).await?;
+            shops::add_domain(db(ctx), &scope, &domain).await
+        }
+        .await;
+        let (domains, user_errors) = payload(r)?;
+        Ok(DomainsPayload { domains, user_errors })
+    }
+
+    async fn remove_shop_domain(&self, ctx: &Context<'_>, shop_id: async_graphql::ID, domain: String) -> async_graphql::Result<DomainsPayload> {
+        let r = async {
+            let scope = scope_or_err(ctx, &self::shop_id(&shop_id), MemberRole::Owner).await?;
+            shops::remove_domain(db(ctx), &scope, &domain).await
+        }
+        .await;
+        let (domains, user_errors) = payload(r)?;
+        Ok(DomainsPayload { domains, user_errors })
     }
 
     /// Removes a member (owners); the last owner stays.

@@ -6,7 +6,9 @@
 
 pub mod accounts;
 pub mod banks;
+pub mod carts;
 pub mod catalog;
+pub mod checkout;
 pub mod csv;
 pub mod db;
 pub mod error;
@@ -16,6 +18,7 @@ pub mod markdown;
 pub mod orders;
 pub mod provinces;
 pub mod reconcile;
+pub mod settings;
 pub mod shops;
 pub mod stripe;
 pub mod tenancy;

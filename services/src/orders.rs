@@ -693,6 +693,11 @@ fn replay(existing: (Order, Option<String>), hash: &str) -> Result<Order> {
     }
 }
 
+/// The order placed with an idempotency key, if any.
+pub async fn find_by_key(db: &Db, shop: &ShopId, key: &str) -> Result<Option<Order>> {
+    Ok(by_idempotency_key(db, shop, key).await?.map(|(o, _)| o))
+}
+
 async fn by_idempotency_key(
     db: &Db,
     shop: &ShopId,

@@ -1021,3 +1021,77 @@ pub async fn remove_member(db: &Db, scope: &ShopScope, user_id: &str) -> Result<
     tx.commit().await?;
     Ok(())
 }
+
+/// The shop a custom domain points to.
+pub async fn shop_for_domain(db: &Db, domain: &str) -> Result<Option<ShopId>> {
+    let row = sqlx::query("SELECT shop_id FROM shop_domains WHERE domain = $1")
+        .bind(domain.trim().trim_end_matches('.').to_lowercase())
+        .fetch_optional(db.read())
+        .await?;
+    Ok(row.map(|r| r.try_get::<String, _>("shop_id")).transpose()?.map(ShopId::new))
+}
+
+/// A shop's custom domains.
+pub async fn domains(db: &Db, shop: &ShopId) -> Result<Vec<String>> {
+    let rows = sqlx::query("SELECT domain FROM shop_domains WHERE shop_id = $1 ORDER BY domain")
+        .bind(shop.as_str().to_string())
+        .fetch_all(db.read())
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("domain")?)).collect()
+}
+
+/// A host name a shop may use: letters, digits and `-` in dot-separated labels.
+pub fn check_domain(v: &str) -> Option<String> {
+    let d = v.trim().trim_end_matches('.').to_lowercase();
+    let d = d.strip_prefix("https://").or_else(|| d.strip_prefix("http://")).unwrap_or(&d).trim_end_matches('/').to_string();
+    let labels: Vec<&str> = d.split('.').collect();
+    let ok = d.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels.last().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()));
+    ok.then_some(d)
+}
+
+/// Points a custom domain at the shop (owners).
+pub async fn add_domain(db: &Db, scope: &ShopScope, domain: &str) -> Result<Vec<String>> {
+    require_owner(scope)?;
+    let Some(d) = check_domain(domain) else {
+        return Err(Error::user(&["domain"], "INVALID_DOMAIN", "Give a host name such as shop.example.vn."));
+    };
+    if let Some(owner) = shop_for_domain(db, &d).await? {
+        let code = if &owner == scope.shop_id() { "DOMAIN_ALREADY_ADDED" } else { "DOMAIN_TAKEN" };
+        return Err(Error::user(&["domain"], code, "This domain is already used."));
+    }
+    if domains(db, scope.shop_id()).await?.len() >= 5 {
+        return Err(Error::user(&["domain"], "TOO_MANY_DOMAINS", "A shop has at most 5 domains."));
+    }
+    let res = sqlx::query("INSERT INTO shop_domains (domain, shop_id, created_at) VALUES ($1, $2, $3)")
+        .bind(d)
+        .bind(scope.shop_id().as_str().to_string())
+        .bind(now_ms())
+        .execute(db.write())
+        .await;
+    if let Err(e) = res {
+        let e = Error::from(e);
+        return Err(if e.unique_violation().is_some() { Error::user(&["domain"], "DOMAIN_TAKEN", "This domain is already used.") } else { e });
+    }
+    domains(db, scope.shop_id()).await
+}
+
+/// Removes a custom domain (owners).
+pub async fn remove_domain(db: &Db, scope: &ShopScope, domain: &str) -> Result<Vec<String>> {
+    require_owner(scope)?;
+    let d = domain.trim().trim_end_matches('.').to_lowercase();
+    let n = sqlx::query("DELETE FROM shop_domains WHERE domain = $1 AND shop_id = $2")
+        .bind(d)
+        .bind(scope.shop_id().as_str().to_string())
+        .execute(db.write())
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(Error::user(&["domain"], "DOMAIN_NOT_FOUND", "The shop does not use this domain."));
+    }
+    domains(db, scope.shop_id()).await
+}

@@ -1,0 +1,216 @@
+//! Storefront themes: minijinja templates, static assets with content-hashed names, and
+//! locale tables, embedded in the binary from `themes/` (or read from `CHOSO_THEMES_DIR` on
+//! every request, for theme development). Template names resolve inside the theme first,
+//! then in `themes/_shared/templates/`.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use include_dir::{Dir, include_dir};
+use minijinja::Environment;
+use sha2::{Digest, Sha256};
+
+static EMBEDDED: Dir = include_dir!("$CARGO_MANIFEST_DIR/themes");
+
+/// One static file of a theme.
+pub struct Asset {
+    pub bytes: Vec<u8>,
+    pub mime: &'static str,
+}
+
+/// A theme ready to render.
+pub struct Theme {
+    pub name: String,
+    pub title: String,
+    pub default_primary: String,
+    pub default_accent: String,
+    env: Environment<'static>,
+    /// hashed file name → asset
+    assets: HashMap<String, Asset>,
+    /// file name in `static/` → hashed URL
+    pub asset_urls: BTreeMap<String, String>,
+    locales: HashMap<String, serde_json::Value>,
+}
+
+impl Theme {
+    pub fn render(&self, template: &str, ctx: minijinja::Value) -> Result<String, minijinja::Error> {
+        self.env.get_template(template)?.render(ctx)
+    }
+    /// The locale table for `lang` (falls back to Vietnamese).
+    pub fn locale(&self, lang: &str) -> serde_json::Value {
+        self.locales.get(lang).or_else(|| self.locales.get("vi")).cloned().unwrap_or_default()
+    }
+    pub fn asset(&self, hashed: &str) -> Option<&Asset> {
+        self.assets.get(hashed)
+    }
+}
+
+/// Where themes come from.
+#[derive(Clone)]
+pub enum Source {
+    Embedded,
+    Dir(PathBuf),
+}
+
+/// The theme registry.
+#[derive(Clone)]
+pub struct Themes {
+    source: Source,
+    loaded: Arc<HashMap<String, Arc<Theme>>>,
+}
+
+fn mime(name: &str) -> &'static str {
+    match name.rsplit('.').next().unwrap_or("") {
+        "css" => "text/css; charset=utf-8",
+        "js" => "text/javascript; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "woff2" => "font/woff2",
+        "ico" => "image/x-icon",
+        _ => "application/octet-stream",
+    }
+}
+
+/// All files as (path relative to the themes folder, bytes).
+fn files(source: &Source) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    match source {
+        Source::Embedded => {
+            fn walk(d: &Dir<'_>, out: &mut Vec<(String, Vec<u8>)>) {
+                for f in d.files() {
+                    out.push((f.path().to_string_lossy().replace('\\', "/"), f.contents().to_vec()));
+                }
+                for sub in d.dirs() {
+                    walk(sub, out);
+                }
+            }
+            walk(&EMBEDDED, &mut out);
+        }
+        Source::Dir(root) => {
+            fn walk(root: &Path, d: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+                let Ok(rd) = std::fs::read_dir(d) else { return };
+                for e in rd.flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        walk(root, &p, out);
+                    } else if let (Ok(rel), Ok(bytes)) = (p.strip_prefix(root), std::fs::read(&p)) {
+                        out.push((rel.to_string_lossy().replace('\\', "/"), bytes));
+                    }
+                }
+            }
+            walk(root, root, &mut out);
+        }
+    }
+    out
+}
+
+fn toml_value(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+fn load_all(source: &Source) -> HashMap<String, Arc<Theme>> {
+    let all = files(source);
+    let mut by_theme: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+    for (path, bytes) in all {
+        if let Some((theme, rest)) = path.split_once('/') {
+            by_theme.entry(theme.to_string()).or_default().push((rest.to_string(), bytes));
+        }
+    }
+    let shared: HashMap<String, String> = by_theme
+        .get("_shared")
+        .map(|fs| {
+            fs.iter()
+                .filter_map(|(p, b)| Some((p.strip_prefix("templates/")?.to_string(), String::from_utf8_lossy(b).into_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = HashMap::new();
+    for (name, fs) in &by_theme {
+        let Some(toml) = fs.iter().find(|(p, _)| p == "theme.toml").map(|(_, b)| String::from_utf8_lossy(b).into_owned()) else {
+            continue;
+        };
+        let mut templates = shared.clone();
+        let mut assets = HashMap::new();
+        let mut asset_urls = BTreeMap::new();
+        let mut locales = HashMap::new();
+        for (p, b) in fs {
+            if let Some(t) = p.strip_prefix("templates/") {
+                templates.insert(t.to_string(), String::from_utf8_lossy(b).into_owned());
+            } else if let Some(file) = p.strip_prefix("static/") {
+                let hash = crate::storefront::security::hex(&Sha256::digest(b)[..5]);
+                let hashed = match file.rsplit_once('.') {
+                    Some((stem, ext)) => format!("{}.{hash}.{ext}", stem.replace('/', "-")),
+                    None => format!("{file}.{hash}"),
+                };
+                asset_urls.insert(file.to_string(), format!("/static/themes/{name}/{hashed}"));
+                assets.insert(hashed, Asset { bytes: b.clone(), mime: mime(file) });
+            } else if let Some(l) = p.strip_prefix("locales/").and_then(|l| l.strip_suffix(".json")) {
+                match serde_json::from_slice(b) {
+                    Ok(v) => {
+                        locales.insert(l.to_string(), v);
+                    }
+                    Err(e) => tracing::error!(theme = %name, locale = l, error = %e, "bad locale file"),
+                }
+            }
+        }
+        let mut env = Environment::new();
+        let templates = Arc::new(templates);
+        env.set_loader(move |n| Ok(templates.get(n).cloned()));
+        env.set_auto_escape_callback(|n| {
+            if n.ends_with(".html") || n.ends_with(".xml") { minijinja::AutoEscape::Html } else { minijinja::AutoEscape::None }
+        });
+        env.set_recursion_limit(50);
+        out.insert(
+            name.clone(),
+            Arc::new(Theme {
+                name: name.clone(),
+                title: toml_value(&toml, "title").unwrap_or_else(|| name.clone()),
+                default_primary: toml_value(&toml, "default_primary").unwrap_or_else(|| "#8a3b12".into()),
+                default_accent: toml_value(&toml, "default_accent").unwrap_or_else(|| "#d9a441".into()),
+                env,
+                assets,
+                asset_urls,
+                locales,
+            }),
+        );
+    }
+    out
+}
+
+impl Themes {
+    /// Embedded themes, or the folder in `CHOSO_THEMES_DIR`.
+    pub fn from_env() -> Themes {
+        match std::env::var("CHOSO_THEMES_DIR") {
+            Ok(d) if !d.is_empty() => Themes::new(Source::Dir(d.into())),
+            _ => Themes::new(Source::Embedded),
+        }
+    }
+
+    pub fn new(source: Source) -> Themes {
+        let loaded = Arc::new(load_all(&source));
+        Themes { source, loaded }
+    }
+
+    /// A theme by name (re-read from disk each time when developing from a folder).
+    pub fn get(&self, name: &str) -> Option<Arc<Theme>> {
+        match &self.source {
+            Source::Embedded => self.loaded.get(name).cloned(),
+            Source::Dir(_) => load_all(&self.source).remove(name),
+        }
+    }
+
+    /// The names of the available themes.
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.loaded.keys().cloned().collect();
+        v.sort();
+        v
+    }
+}
