@@ -66,6 +66,12 @@ pub struct ServeArgs {
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub stripe: StripeArgs,
+    /// SMTP server for email (`smtp://user:pass@host:587?tls=required`, `smtps://…`); unset:
+    /// emails are written as .eml files under the data folder.
+    #[arg(long, env = "CHOSO_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    #[arg(long, env = "CHOSO_MAIL_FROM", default_value = crate::config::DEFAULT_MAIL_FROM)]
+    pub mail_from: String,
 }
 
 /// Card payments through Stripe (all from the environment; off when the key is unset).
@@ -144,6 +150,9 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
                     .unwrap_or_else(|_| "data".into())
                     .into(),
                 stripe: StripeArgs::from_env(),
+                smtp_url: std::env::var("CHOSO_SMTP_URL").ok(),
+                mail_from: std::env::var("CHOSO_MAIL_FROM")
+                    .unwrap_or_else(|_| crate::config::DEFAULT_MAIL_FROM.to_string()),
             })
             .await
         }
@@ -212,6 +221,10 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         demo: args.demo,
         max_body_bytes: 1024 * 1024,
         stripe: args.stripe.config(),
+        smtp_url: args.smtp_url.clone(),
+        mail_from: args.mail_from.clone(),
+        mail_poll: std::time::Duration::from_secs(1),
+        mail_retry_base_ms: 5_000,
     };
     tracing::info!(database = %redact(&config.database_url), "starting");
     let server = Server::start(config).await?;

@@ -6,6 +6,7 @@ use std::{net::SocketAddr, path::PathBuf};
 /// Default embedded database.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/choso.db?mode=rwc";
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_MAIL_FROM: &str = "no-reply@choso.local";
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -25,6 +26,14 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Card payments (None: card payments are off platform-wide).
     pub stripe: Option<choso_services::stripe::StripeConfig>,
+    /// `CHOSO_SMTP_URL`; None writes emails as `.eml` files under `{data_dir}/mail/`.
+    pub smtp_url: Option<String>,
+    /// `CHOSO_MAIL_FROM`: the sending address.
+    pub mail_from: String,
+    /// How often the email worker looks for due messages.
+    pub mail_poll: std::time::Duration,
+    /// First email retry delay in ms (doubles per attempt).
+    pub mail_retry_base_ms: i64,
 }
 
 impl Config {
@@ -39,6 +48,10 @@ impl Config {
             demo: false,
             max_body_bytes: 1024 * 1024,
             stripe: None,
+            smtp_url: None,
+            mail_from: DEFAULT_MAIL_FROM.to_string(),
+            mail_poll: std::time::Duration::from_millis(500),
+            mail_retry_base_ms: 5_000,
         }
     }
 

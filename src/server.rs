@@ -72,11 +72,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/uploads/{shop}/{file}", get(uploads_http::serve))
         .route("/webhooks/stripe", post(crate::webhooks_stripe::stripe))
-        .route("/webhooks/bank/{shop}", post(crate::webhooks_bank::bank))
+        .route("/webhooks/bank/{shop}", post(crate::webhooks_bank::bank));
+    let routes = crate::storefront::mount(routes, state.clone())
         .route_layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::track,
         ))
+        .fallback(crate::storefront::host_dispatch)
         .with_state(state);
     routes
         .layer(DefaultBodyLimit::max(body_limit))
@@ -102,8 +104,11 @@ pub struct Server {
     pub db: Db,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), std::io::Error>>,
-    /// Workers and listeners, stopped after the last request.
-    background: Vec<JoinHandle<()>>,
+    /// Background workers: asked to stop after the last request, then awaited.
+    workers: Vec<JoinHandle<()>>,
+    stop_workers: tokio::sync::watch::Sender<bool>,
+    /// Listeners (no state of their own): aborted.
+    listeners: Vec<JoinHandle<()>>,
 }
 
 impl Server {
@@ -124,7 +129,21 @@ impl Server {
         let stripe = config.stripe.clone().map(Arc::new);
         let secret = choso_services::settings::secret(&db).await?;
         let feed_listener = db.start_feed_listener();
-        let workers = crate::workers::spawn(db.clone(), stripe.clone());
+        let mut mail = choso_services::notify::MailConfig::new(
+            config.smtp_url.as_deref(),
+            &config.mail_from,
+            &config.data_dir,
+            &base_url,
+        )?;
+        mail.retry_base_ms = config.mail_retry_base_ms;
+        let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
+        let workers = crate::workers::spawn(
+            db.clone(),
+            stripe.clone(),
+            mail,
+            config.mail_poll,
+            workers_stop,
+        );
         let state = AppState {
             stripe: stripe.clone(),
             schema: choso_graphql::build_schema(db.clone(), &base_url, &secret, stripe.clone()),
@@ -135,7 +154,14 @@ impl Server {
             metrics: Metrics::default(),
             base_url: base_url.clone().into(),
         };
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        // "/s/{slug}/" and "/s/{slug}" are the same page: trim trailing slashes before routing.
+        let app = tower::Layer::layer(
+            &tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash(),
+            router(state),
+        );
+        let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            SocketAddr,
+        >(app);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -144,15 +170,15 @@ impl Server {
                 })
                 .await
         });
-        let mut background: Vec<JoinHandle<()>> = workers;
-        background.extend(feed_listener);
         Ok(Server {
             addr,
             base_url,
             db,
             shutdown: Some(tx),
             task,
-            background,
+            workers,
+            stop_workers,
+            listeners: feed_listener.into_iter().collect(),
         })
     }
 
@@ -168,8 +194,19 @@ impl Server {
                 self.task.abort();
             }
         }
-        for b in &self.background {
-            b.abort();
+        let _ = self.stop_workers.send(true);
+        for w in self.workers.drain(..) {
+            let abort = w.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(30), w)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a worker did not stop in 30 s");
+                abort.abort();
+            }
+        }
+        for l in &self.listeners {
+            l.abort();
         }
         self.db.close().await;
         Ok(())

@@ -8,7 +8,7 @@
 //!
 //! Usage: `cargo build --release && cargo run --release -p choso-bench -- [scenario…]
 //!        [--backend sqlite|postgres|both] [--seconds N] [--connections N] [--shops N] [--products N]`
-//! Scenarios: healthz, graphql-products, place-order (default: all). PostgreSQL: `CHOSO_BENCH_POSTGRES_URL`
+//! Scenarios: healthz, home-page, product-page, graphql-products, place-order (default: all). PostgreSQL: `CHOSO_BENCH_POSTGRES_URL`
 //! or `CHOSO_TEST_POSTGRES_URL` (a server database to create the bench database from).
 
 mod load;
@@ -32,7 +32,13 @@ struct Args {
     products: usize,
 }
 
-const ALL: &[&str] = &["healthz", "graphql-products", "place-order"];
+const ALL: &[&str] = &[
+    "healthz",
+    "home-page",
+    "product-page",
+    "graphql-products",
+    "place-order",
+];
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
@@ -165,6 +171,21 @@ fn request_for(
                 json!({ "query": q, "variables": { "s": slug } }),
             )
         }),
+        "home-page" => {
+            Box::new(move |i| Request::get(format!("{base}/s/{}/", slugs[i % slugs.len()])))
+        }
+        "product-page" => {
+            let handles = seeded.handles.clone();
+            Box::new(move |i| {
+                let s = i % slugs.len();
+                let hs = &handles[s];
+                Request::get(format!(
+                    "{base}/s/{}/products/{}",
+                    slugs[s],
+                    hs[(i / slugs.len()) % hs.len()]
+                ))
+            })
+        }
         "place-order" => {
             let variants = seeded.variants.clone();
             Box::new(move |i| {

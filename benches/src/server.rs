@@ -128,6 +128,8 @@ pub struct Seeded {
     pub slugs: Vec<String>,
     /// Per shop: the ids of its variants.
     pub variants: Vec<Vec<String>>,
+    /// Per shop: the handles of its products.
+    pub handles: Vec<Vec<String>>,
 }
 
 async fn gql(
@@ -173,8 +175,10 @@ pub async fn seed(base: &str, shops: usize, products: usize) -> Result<Seeded, S
         .to_string();
     let mut slugs = Vec::new();
     let mut variants = Vec::new();
+    let mut handles = Vec::new();
     for s in 0..shops {
         let mut shop_variants = Vec::new();
+        let mut shop_handles = Vec::new();
         let v = gql(
             &client,
             base,
@@ -198,12 +202,18 @@ pub async fn seed(base: &str, shops: usize, products: usize) -> Result<Seeded, S
                 &client,
                 base,
                 Some(&token),
-                "mutation($s: ID!, $i: ProductInput!) { createProduct(shopId: $s, input: $i) { product { variants { id } } userErrors { message } } }",
+                "mutation($s: ID!, $i: ProductInput!) { createProduct(shopId: $s, input: $i) { product { handle variants { id } } userErrors { message } } }",
                 json!({ "s": shop, "i": { "title": format!("Sản phẩm {p} của cửa hàng {s}"), "description": "Đặc sản địa phương, đóng gói cẩn thận.", "published": true,
                     "images": [{ "url": format!("https://img.example.vn/{s}/{p}.jpg") }],
                     "variants": [{ "title": "Nhỏ", "sku": format!("S{p}"), "price": "45000", "stock": 1_000_000 }, { "title": "Lớn", "sku": format!("L{p}"), "price": "85000", "compareAtPrice": "99000", "stock": 1_000_000 }] } }),
             )
             .await?;
+            shop_handles.push(
+                v["data"]["createProduct"]["product"]["handle"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
             for var in v["data"]["createProduct"]["product"]["variants"]
                 .as_array()
                 .into_iter()
@@ -213,6 +223,7 @@ pub async fn seed(base: &str, shops: usize, products: usize) -> Result<Seeded, S
             }
         }
         variants.push(shop_variants);
+        handles.push(shop_handles);
         gql(
             &client,
             base,
@@ -222,5 +233,9 @@ pub async fn seed(base: &str, shops: usize, products: usize) -> Result<Seeded, S
         )
         .await?;
     }
-    Ok(Seeded { slugs, variants })
+    Ok(Seeded {
+        slugs,
+        variants,
+        handles,
+    })
 }

@@ -97,9 +97,52 @@ pub struct AccountQuery;
 
 #[Object]
 impl AccountQuery {
+    /// Emails that gave up after their last attempt (admins).
+    async fn failed_emails(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<Vec<FailedEmail>> {
+        require_admin(ctx)?;
+        let list = choso_services::notify::failed(db(ctx), i64::from(first.unwrap_or(50)))
+            .await
+            .map_err(top_level)?;
+        Ok(list
+            .into_iter()
+            .map(|e| FailedEmail {
+                id: e.id,
+                kind: e.kind,
+                recipient: e.recipient,
+                attempts: e.attempts,
+                last_error: e.last_error,
+                created_at: e.created_at,
+            })
+            .collect())
+    }
+
     /// The signed-in user, or null.
     async fn me(&self, ctx: &Context<'_>) -> Option<User> {
         viewer(ctx).user.clone().map(User)
+    }
+}
+
+/// An email that could not be delivered (admins).
+#[derive(SimpleObject)]
+pub struct FailedEmail {
+    pub id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: String,
+}
+
+fn require_admin(ctx: &Context<'_>) -> async_graphql::Result<()> {
+    let u = require_user(ctx).map_err(top_level)?;
+    if u.is_admin() {
+        Ok(())
+    } else {
+        Err(top_level(choso_services::Error::Forbidden))
     }
 }
 
@@ -135,6 +178,52 @@ impl AccountMutation {
     ) -> async_graphql::Result<AuthPayload> {
         let client = viewer(ctx).client_ip.as_deref();
         auth_payload(accounts::login(db(ctx), &input.email, &input.password, client).await)
+    }
+
+    /// Emails a single-use reset link when the address has an account. Always answers ok:
+    /// the answer gives no hint whether the address exists.
+    async fn request_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+    ) -> async_graphql::Result<LogoutPayload> {
+        choso_services::accounts::request_password_reset(db(ctx), &email)
+            .await
+            .map_err(top_level)?;
+        Ok(LogoutPayload {
+            ok: true,
+            user_errors: vec![],
+        })
+    }
+
+    /// Sets a new password with a reset token; every session of the account is revoked.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> async_graphql::Result<LogoutPayload> {
+        let (ok, user_errors) = payload(
+            choso_services::accounts::reset_password(db(ctx), &token, &new_password).await,
+        )?;
+        Ok(LogoutPayload {
+            ok: ok.is_some(),
+            user_errors,
+        })
+    }
+
+    /// Puts a failed email back in the queue (admins).
+    async fn retry_email(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+    ) -> async_graphql::Result<LogoutPayload> {
+        require_admin(ctx)?;
+        let (ok, user_errors) = payload(choso_services::notify::retry(db(ctx), &id).await)?;
+        Ok(LogoutPayload {
+            ok: ok.is_some(),
+            user_errors,
+        })
     }
 
     /// Revokes the token this request was made with.

@@ -526,6 +526,7 @@ fn collection_input(
 }
 
 #[derive(SimpleObject)]
+#[graphql(name = "ProductImportRowError")]
 pub struct ImportRowError {
     /// Line in the file (the header is line 1).
     pub row: i64,
@@ -535,6 +536,7 @@ pub struct ImportRowError {
 }
 
 #[derive(SimpleObject, Default)]
+#[graphql(name = "ProductImportPayload")]
 pub struct ImportPayload {
     pub created_products: i64,
     pub created_variants: i64,

@@ -15,6 +15,7 @@ pub mod loaders;
 pub mod orders;
 pub mod scalars;
 pub mod shops;
+pub mod support;
 
 use async_graphql::{MergedObject, Schema, dataloader::DataLoader};
 use choso_services::Db;
@@ -22,7 +23,12 @@ use choso_services::Db;
 pub use context::Viewer;
 
 #[derive(MergedObject, Default)]
-pub struct Query(accounts::AccountQuery, shops::ShopQuery, orders::OrderQuery);
+pub struct Query(
+    accounts::AccountQuery,
+    shops::ShopQuery,
+    orders::OrderQuery,
+    support::SupportQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -30,6 +36,7 @@ pub struct Mutation(
     shops::ShopMutation,
     catalog::CatalogMutation,
     orders::OrderMutation,
+    support::SupportMutation,
 );
 
 pub type ChosoSchema = Schema<Query, Mutation, orders::Subscription>;

@@ -585,8 +585,12 @@ impl OrderMutation {
             idempotency_key: input.idempotency_key,
             note: input.note,
         };
-        let secret = ctx.data_opt::<crate::context::Secret>().map(|s| s.0.clone()).unwrap_or_default();
-        let r = choso_services::checkout::place(db(ctx), stripe_cfg.as_deref(), &store, &secret, p).await;
+        let secret = ctx
+            .data_opt::<crate::context::Secret>()
+            .map(|s| s.0.clone())
+            .unwrap_or_default();
+        let r = choso_services::checkout::place(db(ctx), stripe_cfg.as_deref(), &store, &secret, p)
+            .await;
         let (o, user_errors) = payload(r)?;
         // The buyer is not (necessarily) a member: show the order as the tracking view does,
         // plus nothing personal beyond what they just typed.

@@ -624,24 +624,40 @@ impl ShopMutation {
 
     /// Points a custom domain at the shop's storefront (owners). The domain's DNS must point
     /// at the platform; the Host header then picks the shop.
-    async fn add_shop_domain(&self, ctx: &Context<'_>, shop_id: async_graphql::ID, domain: String) -> async_graphql::Result<DomainsPayload> {
+    async fn add_shop_domain(
+        &self,
+        ctx: &Context<'_>,
+        shop_id: async_graphql::ID,
+        domain: String,
+    ) -> async_graphql::Result<DomainsPayload> {
         let r = async {
             let scope = scope_or_err(ctx, &self::shop_id(&shop_id), MemberRole::Owner).await?;
             shops::add_domain(db(ctx), &scope, &domain).await
         }
         .await;
         let (domains, user_errors) = payload(r)?;
-        Ok(DomainsPayload { domains, user_errors })
+        Ok(DomainsPayload {
+            domains,
+            user_errors,
+        })
     }
 
-    async fn remove_shop_domain(&self, ctx: &Context<'_>, shop_id: async_graphql::ID, domain: String) -> async_graphql::Result<DomainsPayload> {
+    async fn remove_shop_domain(
+        &self,
+        ctx: &Context<'_>,
+        shop_id: async_graphql::ID,
+        domain: String,
+    ) -> async_graphql::Result<DomainsPayload> {
         let r = async {
             let scope = scope_or_err(ctx, &self::shop_id(&shop_id), MemberRole::Owner).await?;
             shops::remove_domain(db(ctx), &scope, &domain).await
         }
         .await;
         let (domains, user_errors) = payload(r)?;
-        Ok(DomainsPayload { domains, user_errors })
+        Ok(DomainsPayload {
+            domains,
+            user_errors,
+        })
     }
 
     /// Removes a member (owners); the last owner stays.

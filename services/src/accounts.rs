@@ -256,11 +256,18 @@ pub async fn register(db: &Db, input: RegisterInput) -> Result<Session> {
     }
     let hash = hash_password(input.password).await?;
     let user = insert_user(db, email.as_str(), &hash, &name, Role::Merchant, None).await?;
+    if let Some(code) = input
+        .invite_code
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+    {
+        crate::support::redeem_invite(db, &user.id, code).await?;
+    }
     start_session(db, user).await
 }
 
-async fn invite_exists(_db: &Db, _code: &str) -> Result<bool> {
-    Ok(false)
+async fn invite_exists(db: &Db, code: &str) -> Result<bool> {
+    crate::support::invite_valid(db, code).await
 }
 
 fn email_taken_error() -> Error {
@@ -544,4 +551,89 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>> {
     .fetch_optional(db.read())
     .await?;
     row.as_ref().map(User::from_row).transpose()
+}
+
+/// How long a password reset link works.
+pub const RESET_TTL_MS: i64 = 3600 * 1000;
+
+/// Starts a password reset: when the address has an account, a single-use link valid for an
+/// hour is emailed. The answer is the same either way (no hint whether the address exists).
+pub async fn request_password_reset(db: &Db, email: &str) -> Result<()> {
+    let email = email.trim().to_lowercase();
+    let key = format!("reset:{email}");
+    let since = now_ms() - FAILURE_WINDOW_MS;
+    if failures(db, &key, since).await? >= MAX_FAILURES_PER_ACCOUNT {
+        return Ok(());
+    }
+    record_failure(db, &key).await?;
+    let Some(user) = find_by_email(db, &email).await? else {
+        return Ok(());
+    };
+    let token = format!("rst_{}", random_hex(32));
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    sqlx::query("INSERT INTO password_resets (token_hash, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(sha256_hex(&token))
+        .bind(user.id.clone())
+        .bind(now + RESET_TTL_MS)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    crate::notify::password_reset(&mut tx, &user.email, &token).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password with a reset token (once, before it expires) and revokes every
+/// session of the account.
+pub async fn reset_password(db: &Db, token: &str, new_password: &str) -> Result<()> {
+    let invalid = || {
+        Error::user(
+            &["token"],
+            "INVALID_TOKEN",
+            "This reset link is invalid or has expired: ask for a new one.",
+        )
+    };
+    let row = sqlx::query(
+        "SELECT r.user_id, u.email FROM password_resets r JOIN users u ON u.id = r.user_id \
+         WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2",
+    )
+    .bind(sha256_hex(token.trim()))
+    .bind(now_ms())
+    .fetch_optional(db.read())
+    .await?;
+    let Some(row) = row else {
+        return Err(invalid());
+    };
+    let user_id: String = row.try_get("user_id")?;
+    let email: String = row.try_get("email")?;
+    if let Some(e) = check_password(new_password, &email, &["newPassword"]) {
+        return Err(Error::Invalid(vec![e]));
+    }
+    let hash = hash_password(new_password.to_string()).await?;
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let used = sqlx::query(
+        "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(sha256_hex(token.trim()))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if used == 0 {
+        return Err(invalid());
+    }
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(user_id.clone())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -76,22 +76,54 @@ async fn ensure_cart(db: &Db, shop: &ShopId, cart_id: &str) -> Result<()> {
 }
 
 /// Adds `quantity` of a variant (published and for sale in this shop).
-pub async fn add(db: &Db, shop: &Shop, cart_id: &str, variant_id: &str, quantity: i64) -> Result<()> {
+pub async fn add(
+    db: &Db,
+    shop: &Shop,
+    cart_id: &str,
+    variant_id: &str,
+    quantity: i64,
+) -> Result<()> {
     if !(1..=MAX_QUANTITY).contains(&quantity) {
-        return Err(Error::user(&["quantity"], "INVALID_QUANTITY", format!("Quantity is 1 to {MAX_QUANTITY}.")));
+        return Err(Error::user(
+            &["quantity"],
+            "INVALID_QUANTITY",
+            format!("Quantity is 1 to {MAX_QUANTITY}."),
+        ));
     }
-    let Some(v) = catalog::variant(db, &shop.id, variant_id).await?.filter(|v| !v.archived) else {
-        return Err(Error::user(&["variant_id"], "VARIANT_NOT_FOUND", "This item is not for sale."));
+    let Some(v) = catalog::variant(db, &shop.id, variant_id)
+        .await?
+        .filter(|v| !v.archived)
+    else {
+        return Err(Error::user(
+            &["variant_id"],
+            "VARIANT_NOT_FOUND",
+            "This item is not for sale.",
+        ));
     };
-    if catalog::product(db, &shop.id, &v.product_id, Visibility::Public).await?.is_none() {
-        return Err(Error::user(&["variant_id"], "VARIANT_NOT_FOUND", "This item is not for sale."));
+    if catalog::product(db, &shop.id, &v.product_id, Visibility::Public)
+        .await?
+        .is_none()
+    {
+        return Err(Error::user(
+            &["variant_id"],
+            "VARIANT_NOT_FOUND",
+            "This item is not for sale.",
+        ));
     }
     if !v.available() {
-        return Err(Error::user(&["variant_id"], "OUT_OF_STOCK", "This item is sold out."));
+        return Err(Error::user(
+            &["variant_id"],
+            "OUT_OF_STOCK",
+            "This item is sold out.",
+        ));
     }
     let current = lines_raw(db, &shop.id, cart_id).await?;
     if current.len() >= MAX_CART_LINES && !current.iter().any(|(id, _)| id == variant_id) {
-        return Err(Error::user(&["variant_id"], "CART_FULL", format!("A cart holds at most {MAX_CART_LINES} items.")));
+        return Err(Error::user(
+            &["variant_id"],
+            "CART_FULL",
+            format!("A cart holds at most {MAX_CART_LINES} items."),
+        ));
     }
     ensure_cart(db, &shop.id, cart_id).await?;
     sqlx::query(
@@ -111,17 +143,29 @@ pub async fn add(db: &Db, shop: &Shop, cart_id: &str, variant_id: &str, quantity
 }
 
 /// Sets a line's quantity (0 removes it).
-pub async fn set(db: &Db, shop: &ShopId, cart_id: &str, variant_id: &str, quantity: i64) -> Result<()> {
+pub async fn set(
+    db: &Db,
+    shop: &ShopId,
+    cart_id: &str,
+    variant_id: &str,
+    quantity: i64,
+) -> Result<()> {
     if !(0..=MAX_QUANTITY).contains(&quantity) {
-        return Err(Error::user(&["quantity"], "INVALID_QUANTITY", format!("Quantity is 0 to {MAX_QUANTITY}.")));
+        return Err(Error::user(
+            &["quantity"],
+            "INVALID_QUANTITY",
+            format!("Quantity is 0 to {MAX_QUANTITY}."),
+        ));
     }
     if quantity == 0 {
-        sqlx::query("DELETE FROM cart_lines WHERE shop_id = $1 AND cart_id = $2 AND variant_id = $3")
-            .bind(shop.as_str().to_string())
-            .bind(cart_id.to_string())
-            .bind(variant_id.to_string())
-            .execute(db.write())
-            .await?;
+        sqlx::query(
+            "DELETE FROM cart_lines WHERE shop_id = $1 AND cart_id = $2 AND variant_id = $3",
+        )
+        .bind(shop.as_str().to_string())
+        .bind(cart_id.to_string())
+        .bind(variant_id.to_string())
+        .execute(db.write())
+        .await?;
     } else {
         sqlx::query("UPDATE cart_lines SET quantity = $1 WHERE shop_id = $2 AND cart_id = $3 AND variant_id = $4")
             .bind(quantity)
@@ -150,7 +194,9 @@ async fn lines_raw(db: &Db, shop: &ShopId, cart_id: &str) -> Result<Vec<(String,
         .bind(cart_id.to_string())
         .fetch_all(db.read())
         .await?;
-    rows.iter().map(|r| Ok((r.try_get("variant_id")?, r.try_get("quantity")?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get("variant_id")?, r.try_get("quantity")?)))
+        .collect()
 }
 
 /// The cart with today's prices, stock and totals.
@@ -176,7 +222,10 @@ pub async fn view(db: &Db, shop: &Shop, cart_id: &str) -> Result<Cart> {
             product_handle: p.as_ref().map(|p| p.handle.clone()).unwrap_or_default(),
             title: p.as_ref().map(|p| p.title.clone()).unwrap_or_default(),
             variant_title: v.title.clone(),
-            image: images.get(&v.product_id).and_then(|i| i.first()).map(|i| i.url.clone()),
+            image: images
+                .get(&v.product_id)
+                .and_then(|i| i.first())
+                .map(|i| i.url.clone()),
             unit_price: v.price,
             quantity: qty,
             in_stock: v.track_inventory.then_some(v.stock),
@@ -184,6 +233,15 @@ pub async fn view(db: &Db, shop: &Shop, cart_id: &str) -> Result<Cart> {
         });
     }
     let subtotal: i64 = lines.iter().filter(|l| !l.gone).map(CartLine::total).sum();
-    let shipping = if lines.is_empty() { 0 } else { shop.shipping_for(subtotal) };
-    Ok(Cart { lines, subtotal, shipping, total: subtotal + shipping })
+    let shipping = if lines.is_empty() {
+        0
+    } else {
+        shop.shipping_for(subtotal)
+    };
+    Ok(Cart {
+        lines,
+        subtotal,
+        shipping,
+        total: subtotal + shipping,
+    })
 }

@@ -16,7 +16,8 @@ use crate::{
 /// The key in a confirmation link (`/orders/{number}?k=…`): only the buyer who placed the
 /// order gets it. 16 bytes of HMAC-SHA256 over the order id, as hex.
 pub fn order_key(secret: &str, order_id: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(b"order:");
     mac.update(order_id.as_bytes());
     crate::ids::hex(&mac.finalize().into_bytes()[..16])
@@ -25,11 +26,22 @@ pub fn order_key(secret: &str, order_id: &str) -> String {
 /// Checks a confirmation link key in constant time.
 pub fn check_order_key(secret: &str, order_id: &str, key: &str) -> bool {
     let expected = order_key(secret, order_id);
-    expected.len() == key.len() && expected.bytes().zip(key.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    expected.len() == key.len()
+        && expected
+            .bytes()
+            .zip(key.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 /// Places an order; `store` is the storefront's absolute base (`https://…/s/{slug}`).
-pub async fn place(db: &Db, stripe_cfg: Option<&StripeConfig>, store: &str, secret: &str, input: PlaceOrder) -> Result<Order> {
+pub async fn place(
+    db: &Db,
+    stripe_cfg: Option<&StripeConfig>,
+    store: &str,
+    secret: &str,
+    input: PlaceOrder,
+) -> Result<Order> {
     if input.payment_method == PaymentMethod::Card && stripe_cfg.is_none() {
         return Err(Error::user(
             &["input", "paymentMethod"],
@@ -40,9 +52,14 @@ pub async fn place(db: &Db, stripe_cfg: Option<&StripeConfig>, store: &str, secr
     let order = orders::place_order(db, input).await?;
     match (order.payment_method, stripe_cfg) {
         (PaymentMethod::Card, Some(cfg)) if order.checkout_url.is_none() => {
-            let shop = shops::get(db, &order.shop_id).await?.ok_or(Error::NotFound("shop"))?;
+            let shop = shops::get(db, &order.shop_id)
+                .await?
+                .ok_or(Error::NotFound("shop"))?;
             let key = order_key(secret, &order.id);
-            let success = format!("{store}/orders/{}?k={key}&session_id={{CHECKOUT_SESSION_ID}}", order.number);
+            let success = format!(
+                "{store}/orders/{}?k={key}&session_id={{CHECKOUT_SESSION_ID}}",
+                order.number
+            );
             let cancel = format!("{store}/cart");
             stripe::start_checkout(db, cfg, &shop, &order, &success, &cancel).await
         }

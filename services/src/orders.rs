@@ -673,6 +673,21 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
         None,
     )
     .await?;
+    let mail = crate::notify::order_data(
+        &shop,
+        number,
+        &contact.name,
+        &priced
+            .iter()
+            .map(|(v, prod, q)| (prod.title.clone(), v.title.clone(), *q, v.price * q))
+            .collect::<Vec<_>>(),
+        shipping,
+        total,
+        p.payment_method.as_str(),
+        (p.payment_method == PaymentMethod::BankTransfer).then(|| transfer_note(number)),
+    );
+    crate::notify::order_placed(&mut tx, &shop, contact.email.as_deref(), &mail).await?;
+    crate::support::on_order(&mut tx, &shop.id, total, now).await?;
     tx.commit().await?;
     feed::publish(db, &shop.id, &id).await;
     get(db, &shop.id, &id)
@@ -1118,6 +1133,15 @@ pub async fn transition(
         if order.payment_status == PaymentStatus::Pending {
             set_payment(&mut tx, order, PaymentStatus::Failed, None, actor, now).await?;
         }
+    }
+    if let Some(email) = &order.customer_email
+        && let Some(shop_row) = shops::get(db, shop).await?
+    {
+        let data = serde_json::json!({
+            "number": order.display_number(), "number_plain": order.number, "customer_name": order.customer_name,
+            "status": to.as_str(), "note": if to == Status::Cancelled { note.clone() } else { None },
+        });
+        crate::notify::status_changed(&mut tx, &shop_row, email, data).await?;
     }
     if to == Status::Delivered
         && order.payment_method == PaymentMethod::Cod

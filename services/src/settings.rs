@@ -11,6 +11,8 @@ pub async fn secret(db: &Db) -> Result<String> {
         .bind(random_hex(32))
         .execute(db.write())
         .await?;
-    let row = sqlx::query("SELECT value FROM settings WHERE key = 'cookie_secret'").fetch_one(db.write()).await?;
+    let row = sqlx::query("SELECT value FROM settings WHERE key = 'cookie_secret'")
+        .fetch_one(db.write())
+        .await?;
     Ok(row.try_get("value")?)
 }

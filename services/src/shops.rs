@@ -427,11 +427,12 @@ pub async fn create_shop(db: &Db, user: &User, input: NewShop) -> Result<Shop> {
         }
     };
     sqlx::query("INSERT INTO shop_members (shop_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)")
-        .bind(id)
+        .bind(id.clone())
         .bind(user.id.clone())
         .bind(now)
         .execute(&mut *tx)
         .await?;
+    crate::support::on_shop_created(&mut tx, &user.id, &id).await?;
     tx.commit().await?;
     from_row(&row)
 }
@@ -907,6 +908,9 @@ async fn set_published(db: &Db, scope: &ShopScope, published: bool) -> Result<Sh
     .bind(scope.shop_id().as_str().to_string())
     .execute(db.write())
     .await?;
+    if published {
+        crate::support::on_shop_published(db, scope.shop_id()).await?;
+    }
     get(db, scope.shop_id())
         .await?
         .ok_or(Error::NotFound("shop"))
@@ -968,6 +972,14 @@ pub async fn add_member(
         ));
     }
     let now = now_ms();
+    let shop = get(db, scope.shop_id())
+        .await?
+        .ok_or(Error::NotFound("shop"))?;
+    let inviter = accounts::get_user(db, scope.user_id())
+        .await?
+        .map(|u| u.full_name)
+        .unwrap_or_default();
+    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO shop_members (shop_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
     )
@@ -975,8 +987,10 @@ pub async fn add_member(
     .bind(user.id.clone())
     .bind(role.as_str().to_string())
     .bind(now)
-    .execute(db.write())
+    .execute(&mut *tx)
     .await?;
+    crate::notify::staff_invite(&mut tx, &shop, &user.email, &inviter, role.as_str()).await?;
+    tx.commit().await?;
     Ok(Member {
         user_id: user.id,
         email: user.email,
@@ -1028,7 +1042,10 @@ pub async fn shop_for_domain(db: &Db, domain: &str) -> Result<Option<ShopId>> {
         .bind(domain.trim().trim_end_matches('.').to_lowercase())
         .fetch_optional(db.read())
         .await?;
-    Ok(row.map(|r| r.try_get::<String, _>("shop_id")).transpose()?.map(ShopId::new))
+    Ok(row
+        .map(|r| r.try_get::<String, _>("shop_id"))
+        .transpose()?
+        .map(ShopId::new))
 }
 
 /// A shop's custom domains.
@@ -1043,14 +1060,25 @@ pub async fn domains(db: &Db, shop: &ShopId) -> Result<Vec<String>> {
 /// A host name a shop may use: letters, digits and `-` in dot-separated labels.
 pub fn check_domain(v: &str) -> Option<String> {
     let d = v.trim().trim_end_matches('.').to_lowercase();
-    let d = d.strip_prefix("https://").or_else(|| d.strip_prefix("http://")).unwrap_or(&d).trim_end_matches('/').to_string();
+    let d = d
+        .strip_prefix("https://")
+        .or_else(|| d.strip_prefix("http://"))
+        .unwrap_or(&d)
+        .trim_end_matches('/')
+        .to_string();
     let labels: Vec<&str> = d.split('.').collect();
     let ok = d.len() <= 253
         && labels.len() >= 2
         && labels.iter().all(|l| {
-            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
-        && labels.last().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()));
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()));
     ok.then_some(d)
 }
 
@@ -1058,24 +1086,45 @@ pub fn check_domain(v: &str) -> Option<String> {
 pub async fn add_domain(db: &Db, scope: &ShopScope, domain: &str) -> Result<Vec<String>> {
     require_owner(scope)?;
     let Some(d) = check_domain(domain) else {
-        return Err(Error::user(&["domain"], "INVALID_DOMAIN", "Give a host name such as shop.example.vn."));
+        return Err(Error::user(
+            &["domain"],
+            "INVALID_DOMAIN",
+            "Give a host name such as shop.example.vn.",
+        ));
     };
     if let Some(owner) = shop_for_domain(db, &d).await? {
-        let code = if &owner == scope.shop_id() { "DOMAIN_ALREADY_ADDED" } else { "DOMAIN_TAKEN" };
-        return Err(Error::user(&["domain"], code, "This domain is already used."));
+        let code = if &owner == scope.shop_id() {
+            "DOMAIN_ALREADY_ADDED"
+        } else {
+            "DOMAIN_TAKEN"
+        };
+        return Err(Error::user(
+            &["domain"],
+            code,
+            "This domain is already used.",
+        ));
     }
     if domains(db, scope.shop_id()).await?.len() >= 5 {
-        return Err(Error::user(&["domain"], "TOO_MANY_DOMAINS", "A shop has at most 5 domains."));
+        return Err(Error::user(
+            &["domain"],
+            "TOO_MANY_DOMAINS",
+            "A shop has at most 5 domains.",
+        ));
     }
-    let res = sqlx::query("INSERT INTO shop_domains (domain, shop_id, created_at) VALUES ($1, $2, $3)")
-        .bind(d)
-        .bind(scope.shop_id().as_str().to_string())
-        .bind(now_ms())
-        .execute(db.write())
-        .await;
+    let res =
+        sqlx::query("INSERT INTO shop_domains (domain, shop_id, created_at) VALUES ($1, $2, $3)")
+            .bind(d)
+            .bind(scope.shop_id().as_str().to_string())
+            .bind(now_ms())
+            .execute(db.write())
+            .await;
     if let Err(e) = res {
         let e = Error::from(e);
-        return Err(if e.unique_violation().is_some() { Error::user(&["domain"], "DOMAIN_TAKEN", "This domain is already used.") } else { e });
+        return Err(if e.unique_violation().is_some() {
+            Error::user(&["domain"], "DOMAIN_TAKEN", "This domain is already used.")
+        } else {
+            e
+        });
     }
     domains(db, scope.shop_id()).await
 }
@@ -1091,7 +1140,11 @@ pub async fn remove_domain(db: &Db, scope: &ShopScope, domain: &str) -> Result<V
         .await?
         .rows_affected();
     if n == 0 {
-        return Err(Error::user(&["domain"], "DOMAIN_NOT_FOUND", "The shop does not use this domain."));
+        return Err(Error::user(
+            &["domain"],
+            "DOMAIN_NOT_FOUND",
+            "The shop does not use this domain.",
+        ));
     }
     domains(db, scope.shop_id()).await
 }

@@ -13,7 +13,7 @@ use axum::{
     extract::{Path, Request, State},
     http::{StatusCode, header},
     middleware::{self, Next},
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use choso_services::{accounts, shops, shops::Shop};
@@ -39,7 +39,10 @@ pub fn shop_routes() -> Router<AppState> {
         .route("/cart", get(pages::cart))
         .route("/cart/add", post(pages::cart_add))
         .route("/cart/update", post(pages::cart_update))
-        .route("/checkout", get(pages::checkout).post(pages::checkout_submit))
+        .route(
+            "/checkout",
+            get(pages::checkout).post(pages::checkout_submit),
+        )
         .route("/orders/{number}", get(pages::order))
         .route("/track", get(pages::track))
         .route("/sitemap.xml", get(pages::sitemap))
@@ -50,27 +53,48 @@ pub fn shop_routes() -> Router<AppState> {
 /// Mounts the storefront: `/s/{slug}/…`, theme assets, and the host-based dispatch.
 pub fn mount(router: Router<AppState>, state: AppState) -> Router<AppState> {
     router
-        .route("/s/{slug}", get(|Path(slug): Path<String>| async move { Redirect::permanent(&format!("/s/{slug}/")) }))
-        .nest("/s/{slug}", shop_routes().layer(middleware::from_fn_with_state(state, by_slug)))
+        .nest(
+            "/s/{slug}",
+            shop_routes().layer(middleware::from_fn_with_state(state, by_slug)),
+        )
         .route("/static/themes/{theme}/{file}", get(asset))
 }
 
 /// Whether the request's signed-in user (console session cookie) is a member of the shop.
 async fn is_member(state: &AppState, headers: &axum::http::HeaderMap, shop: &Shop) -> bool {
-    let Some(token) = security::cookie(headers, "choso_session") else { return false };
+    let Some(token) = security::cookie(headers, "choso_session") else {
+        return false;
+    };
     match accounts::authenticate(&state.db, &token).await {
-        Ok(Some(u)) => u.is_admin() || matches!(shops::member_role(&state.db, &shop.id, &u.id).await, Ok(Some(_))),
+        Ok(Some(u)) => {
+            u.is_admin()
+                || matches!(
+                    shops::member_role(&state.db, &shop.id, &u.id).await,
+                    Ok(Some(_))
+                )
+        }
         _ => false,
     }
 }
 
 async fn by_slug(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let path = req.extensions().get::<axum::extract::OriginalUri>().map(|u| u.0.path().to_string()).unwrap_or_default();
-    let slug = path.strip_prefix("/s/").and_then(|r| r.split('/').next()).unwrap_or("").to_string();
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.0.path().to_string())
+        .unwrap_or_default();
+    let slug = path
+        .strip_prefix("/s/")
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("")
+        .to_string();
     let headers = req.headers().clone();
     match shops::by_slug(&state.db, &slug).await {
         Ok(Some(shop)) if shop.published || is_member(&state, &headers, &shop).await => {
-            req.extensions_mut().insert(ShopCtx { base: format!("/s/{}", shop.slug), shop });
+            req.extensions_mut().insert(ShopCtx {
+                base: format!("/s/{}", shop.slug),
+                shop,
+            });
             next.run(req).await
         }
         Ok(_) => pages::plain_not_found(&state),
@@ -80,24 +104,40 @@ async fn by_slug(State(state): State<AppState>, mut req: Request, next: Next) ->
 
 /// The shop a Host header names: `{slug}.{base domain}` or a registered custom domain.
 pub async fn shop_for_host(state: &AppState, host: &str) -> Option<Shop> {
-    let host = host.split(':').next().unwrap_or("").trim_end_matches('.').to_lowercase();
+    let host = host
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('.')
+        .to_lowercase();
     if let Some(base) = state.config.base_domain.as_deref().map(str::to_lowercase)
         && let Some(slug) = host.strip_suffix(&format!(".{base}"))
         && !slug.contains('.')
     {
         return shops::by_slug(&state.db, slug).await.ok().flatten();
     }
-    let id = shops::shop_for_domain(&state.db, &host).await.ok().flatten()?;
+    let id = shops::shop_for_domain(&state.db, &host)
+        .await
+        .ok()
+        .flatten()?;
     shops::get(&state.db, &id).await.ok().flatten()
 }
 
 /// Requests that match no platform route: served by a shop when the Host names one.
 pub async fn host_dispatch(State(state): State<AppState>, mut req: Request) -> Response {
-    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let headers = req.headers().clone();
     match shop_for_host(&state, &host).await {
         Some(shop) if shop.published || is_member(&state, &headers, &shop).await => {
-            req.extensions_mut().insert(ShopCtx { base: String::new(), shop });
+            req.extensions_mut().insert(ShopCtx {
+                base: String::new(),
+                shop,
+            });
             match shop_routes().with_state(state).oneshot(req).await {
                 Ok(r) => r,
                 Err(never) => match never {},
@@ -107,11 +147,19 @@ pub async fn host_dispatch(State(state): State<AppState>, mut req: Request) -> R
     }
 }
 
-async fn asset(State(state): State<AppState>, Path((theme, file)): Path<(String, String)>) -> Response {
-    let Some(t) = state.themes.get(&theme) else { return StatusCode::NOT_FOUND.into_response() };
+async fn asset(
+    State(state): State<AppState>,
+    Path((theme, file)): Path<(String, String)>,
+) -> Response {
+    let Some(t) = state.themes.get(&theme) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     match t.asset(&file) {
         Some(a) => (
-            [(header::CONTENT_TYPE, a.mime), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")],
+            [
+                (header::CONTENT_TYPE, a.mime),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
             a.bytes.clone(),
         )
             .into_response(),

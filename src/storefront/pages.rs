@@ -39,22 +39,36 @@ struct Visit {
 }
 
 impl Visit {
-    fn new(st: &AppState, cx: ShopCtx, headers: &HeaderMap) -> Result<Visit, Response> {
+    fn new(st: &AppState, cx: ShopCtx, headers: &HeaderMap) -> Result<Visit, Box<Response>> {
         let theme = st
             .themes
             .get(&cx.shop.theme)
             .or_else(|| st.themes.get("warm"))
-            .ok_or_else(|| (StatusCode::INTERNAL_SERVER_ERROR, "no theme is installed").into_response())?;
-        let existing = security::cookie(headers, SID_COOKIE).and_then(|v| security::verify_sid(&st.secret, &v));
+            .ok_or_else(|| {
+                (StatusCode::INTERNAL_SERVER_ERROR, "no theme is installed").into_response()
+            })?;
+        let existing = security::cookie(headers, SID_COOKIE)
+            .and_then(|v| security::verify_sid(&st.secret, &v));
         let (sid, new_sid) = match existing {
             Some(s) => (s, false),
             None => (choso_services::ids::new_id(), true),
         };
-        Ok(Visit { st: st.clone(), cx, theme, sid, new_sid, nonce: security::nonce() })
+        Ok(Visit {
+            st: st.clone(),
+            cx,
+            theme,
+            sid,
+            new_sid,
+            nonce: security::nonce(),
+        })
     }
 
     fn lang(&self) -> &str {
-        if self.cx.shop.language == "en" { "en" } else { "vi" }
+        if self.cx.shop.language == "en" {
+            "en"
+        } else {
+            "vi"
+        }
     }
 
     fn link(&self, path: &str) -> String {
@@ -82,13 +96,25 @@ impl Visit {
 
     async fn common(&self, canonical_path: &str, title: &str, description: &str) -> Value {
         let s = &self.cx.shop;
-        let collections = catalog::collections(&self.st.db, &s.id).await.unwrap_or_default();
-        let cart_count = carts::view(&self.st.db, s, &self.sid).await.map(|c| c.count()).unwrap_or(0);
-        let address = [s.address_line.clone(), s.ward.clone(), s.province_code.as_deref().and_then(provinces::get).map(|p| p.name.clone())]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(", ");
+        let collections = catalog::collections(&self.st.db, &s.id)
+            .await
+            .unwrap_or_default();
+        let cart_count = carts::view(&self.st.db, s, &self.sid)
+            .await
+            .map(|c| c.count())
+            .unwrap_or(0);
+        let address = [
+            s.address_line.clone(),
+            s.ward.clone(),
+            s.province_code
+                .as_deref()
+                .and_then(provinces::get)
+                .map(|p| p.name.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
         json!({
             "lang": self.lang(),
             "t": self.theme.locale(self.lang()),
@@ -118,16 +144,31 @@ impl Visit {
     }
 
     fn abs_image(&self, url: &str) -> String {
-        if url.starts_with('/') { format!("{}{url}", self.st.base_url) } else { url.to_string() }
+        if url.starts_with('/') {
+            format!("{}{url}", self.st.base_url)
+        } else {
+            url.to_string()
+        }
     }
 
     /// Renders a template with the common context plus `extra`.
-    async fn render(&self, status: StatusCode, template: &str, canonical: &str, title: &str, description: &str, extra: Value) -> Response {
+    async fn render(
+        &self,
+        status: StatusCode,
+        template: &str,
+        canonical: &str,
+        title: &str,
+        description: &str,
+        extra: Value,
+    ) -> Response {
         let mut ctx = self.common(canonical, title, description).await;
         if let (Some(base), Value::Object(more)) = (ctx.as_object_mut(), extra) {
             base.extend(more);
         }
-        match self.theme.render(template, minijinja::Value::from(minijinja::value::Serde(&ctx))) {
+        match self.theme.render(
+            template,
+            minijinja::Value::from(minijinja::value::Serde(&ctx)),
+        ) {
             Ok(html) => {
                 let mut resp = (status, Html(html)).into_response();
                 self.finish(&mut resp);
@@ -135,7 +176,11 @@ impl Visit {
             }
             Err(e) => {
                 tracing::error!(theme = %self.theme.name, template, error = %e, "template failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown.").into_response()
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The page could not be shown.",
+                )
+                    .into_response()
             }
         }
     }
@@ -143,9 +188,14 @@ impl Visit {
     /// Headers every answer carries: security headers, and the visitor cookie when new.
     fn finish(&self, resp: &mut Response) {
         security::page_headers(resp.headers_mut(), &self.nonce);
-        resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.new_sid {
-            let secure = if self.st.base_url.starts_with("https://") { "; Secure" } else { "" };
+            let secure = if self.st.base_url.starts_with("https://") {
+                "; Secure"
+            } else {
+                ""
+            };
             let cookie = format!(
                 "{SID_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}",
                 security::sign_sid(&self.st.secret, &self.sid)
@@ -165,8 +215,12 @@ impl Visit {
     /// Product cards for a list of products (two statements for any number).
     async fn cards(&self, products: &[catalog::Product]) -> Vec<Value> {
         let ids: Vec<String> = products.iter().map(|p| p.id.clone()).collect();
-        let variants = catalog::variants_for(&self.st.db, &self.cx.shop.id, &ids).await.unwrap_or_default();
-        let images = catalog::images_for(&self.st.db, &self.cx.shop.id, &ids).await.unwrap_or_default();
+        let variants = catalog::variants_for(&self.st.db, &self.cx.shop.id, &ids)
+            .await
+            .unwrap_or_default();
+        let images = catalog::images_for(&self.st.db, &self.cx.shop.id, &ids)
+            .await
+            .unwrap_or_default();
         products
             .iter()
             .map(|p| {
@@ -190,8 +244,20 @@ impl Visit {
     }
 
     async fn not_found(&self) -> Response {
-        let title = if self.lang() == "en" { "Page not found" } else { "Không tìm thấy trang" };
-        self.render(StatusCode::NOT_FOUND, "404.html", "/", title, title, json!({})).await
+        let title = if self.lang() == "en" {
+            "Page not found"
+        } else {
+            "Không tìm thấy trang"
+        };
+        self.render(
+            StatusCode::NOT_FOUND,
+            "404.html",
+            "/",
+            title,
+            title,
+            json!({}),
+        )
+        .await
     }
 }
 
@@ -199,7 +265,7 @@ macro_rules! visit {
     ($st:expr, $cx:expr, $headers:expr) => {
         match Visit::new(&$st, $cx, &$headers) {
             Ok(v) => v,
-            Err(r) => return r,
+            Err(r) => return *r,
         }
     };
 }
@@ -215,34 +281,81 @@ pub fn plain_not_found(_state: &AppState) -> Response {
     r
 }
 
-pub async fn not_found(State(st): State<AppState>, Extension(cx): Extension<ShopCtx>, headers: HeaderMap) -> Response {
+pub async fn not_found(
+    State(st): State<AppState>,
+    Extension(cx): Extension<ShopCtx>,
+    headers: HeaderMap,
+) -> Response {
     visit!(st, cx, headers).not_found().await
 }
 
-pub async fn home(State(st): State<AppState>, Extension(cx): Extension<ShopCtx>, headers: HeaderMap) -> Response {
+pub async fn home(
+    State(st): State<AppState>,
+    Extension(cx): Extension<ShopCtx>,
+    headers: HeaderMap,
+) -> Response {
     let v = visit!(st, cx, headers);
     let shop = &v.cx.shop;
-    let featured = match catalog::collections(&st.db, &shop.id).await.unwrap_or_default().into_iter().find(|c| c.featured) {
+    let featured = match catalog::collections(&st.db, &shop.id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.featured)
+    {
         Some(c) => {
-            let products = catalog::collection_products(&st.db, &shop.id, &c.id, Visibility::Public).await.unwrap_or_default();
-            Some(json!({ "title": c.title, "url": v.link(&format!("/collections/{}", c.handle)), "products": v.cards(&products).await }))
+            let products =
+                catalog::collection_products(&st.db, &shop.id, &c.id, Visibility::Public)
+                    .await
+                    .unwrap_or_default();
+            Some(
+                json!({ "title": c.title, "url": v.link(&format!("/collections/{}", c.handle)), "products": v.cards(&products).await }),
+            )
         }
         None => None,
     };
-    let page = catalog::list_products(&st.db, &shop.id, Visibility::Public, &ProductQuery { first: Some(12), ..Default::default() })
-        .await
-        .map(|p| p.items.into_iter().map(|(p, _)| p).collect::<Vec<_>>())
-        .unwrap_or_default();
+    let page = catalog::list_products(
+        &st.db,
+        &shop.id,
+        Visibility::Public,
+        &ProductQuery {
+            first: Some(12),
+            ..Default::default()
+        },
+    )
+    .await
+    .map(|p| p.items.into_iter().map(|(p, _)| p).collect::<Vec<_>>())
+    .unwrap_or_default();
     let products = v.cards(&page).await;
-    let description = if shop.description.is_empty() { shop.name.clone() } else { choso_services::markdown::to_plain(&shop.description, 160) };
-    v.render(StatusCode::OK, "home.html", "/", &shop.name, &description, json!({ "featured": featured, "products": products })).await
+    let description = if shop.description.is_empty() {
+        shop.name.clone()
+    } else {
+        choso_services::markdown::to_plain(&shop.description, 160)
+    };
+    v.render(
+        StatusCode::OK,
+        "home.html",
+        "/",
+        &shop.name,
+        &description,
+        json!({ "featured": featured, "products": products }),
+    )
+    .await
 }
 
-pub async fn collection(State(st): State<AppState>, Extension(cx): Extension<ShopCtx>, headers: HeaderMap, Path(path): Path<HashMap<String, String>>) -> Response {
+pub async fn collection(
+    State(st): State<AppState>,
+    Extension(cx): Extension<ShopCtx>,
+    headers: HeaderMap,
+    Path(path): Path<HashMap<String, String>>,
+) -> Response {
     let v = visit!(st, cx, headers);
     let handle = path.get("handle").cloned().unwrap_or_default();
-    let Ok(Some(c)) = catalog::collection_by_handle(&st.db, &v.cx.shop.id, &handle).await else { return v.not_found().await };
-    let products = catalog::collection_products(&st.db, &v.cx.shop.id, &c.id, Visibility::Public).await.unwrap_or_default();
+    let Ok(Some(c)) = catalog::collection_by_handle(&st.db, &v.cx.shop.id, &handle).await else {
+        return v.not_found().await;
+    };
+    let products = catalog::collection_products(&st.db, &v.cx.shop.id, &c.id, Visibility::Public)
+        .await
+        .unwrap_or_default();
     let cards = v.cards(&products).await;
     let title = format!("{} – {}", c.title, v.cx.shop.name);
     let desc = choso_services::markdown::to_plain(&c.description, 160);
@@ -258,7 +371,10 @@ pub struct ProductParams {
 /// JSON for a `<script type="application/ld+json">` block: `<`, `>` and `&` escaped so the
 /// text cannot close the script element.
 fn script_json(v: &Value) -> String {
-    v.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+    v.to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 pub async fn product(
@@ -271,16 +387,25 @@ pub async fn product(
     let v = visit!(st, cx, headers);
     let handle = path.get("handle").cloned().unwrap_or_default();
     let shop = &v.cx.shop;
-    let Ok(Some(p)) = catalog::product_by_handle(&st.db, &shop.id, &handle, Visibility::Public).await else { return v.not_found().await };
-    let variants: Vec<catalog::Variant> = catalog::variants_for(&st.db, &shop.id, std::slice::from_ref(&p.id))
+    let Ok(Some(p)) =
+        catalog::product_by_handle(&st.db, &shop.id, &handle, Visibility::Public).await
+    else {
+        return v.not_found().await;
+    };
+    let variants: Vec<catalog::Variant> =
+        catalog::variants_for(&st.db, &shop.id, std::slice::from_ref(&p.id))
+            .await
+            .unwrap_or_default()
+            .remove(&p.id)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|x| !x.archived)
+            .collect();
+    let images = catalog::images_for(&st.db, &shop.id, std::slice::from_ref(&p.id))
         .await
         .unwrap_or_default()
         .remove(&p.id)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|x| !x.archived)
-        .collect();
-    let images = catalog::images_for(&st.db, &shop.id, std::slice::from_ref(&p.id)).await.unwrap_or_default().remove(&p.id).unwrap_or_default();
+        .unwrap_or_default();
     let canonical = format!("/products/{}", p.handle);
     let min = variants.iter().map(|x| x.price).min().unwrap_or(0);
     let first = variants.iter().find(|x| x.price == min);
@@ -326,7 +451,15 @@ pub async fn product(
         "error": q.error.as_deref().map(|c| messages::error(&lang, c)),
     });
     let title = format!("{} – {}", p.title, shop.name);
-    v.render(StatusCode::OK, "product.html", &canonical, &title, &plain, extra).await
+    v.render(
+        StatusCode::OK,
+        "product.html",
+        &canonical,
+        &title,
+        &plain,
+        extra,
+    )
+    .await
 }
 
 #[derive(Deserialize, Default)]
@@ -334,24 +467,60 @@ pub struct SearchParams {
     q: Option<String>,
 }
 
-pub async fn search(State(st): State<AppState>, Extension(cx): Extension<ShopCtx>, headers: HeaderMap, Query(q): Query<SearchParams>) -> Response {
+pub async fn search(
+    State(st): State<AppState>,
+    Extension(cx): Extension<ShopCtx>,
+    headers: HeaderMap,
+    Query(q): Query<SearchParams>,
+) -> Response {
     let v = visit!(st, cx, headers);
-    let query = q.q.unwrap_or_default().chars().take(100).collect::<String>();
+    let query =
+        q.q.unwrap_or_default()
+            .chars()
+            .take(100)
+            .collect::<String>();
     let products = if query.trim().is_empty() {
         vec![]
     } else {
-        catalog::list_products(&st.db, &v.cx.shop.id, Visibility::Public, &ProductQuery { first: Some(48), query: Some(query.clone()), ..Default::default() })
-            .await
-            .map(|p| p.items.into_iter().map(|(p, _)| p).collect())
-            .unwrap_or_default()
+        catalog::list_products(
+            &st.db,
+            &v.cx.shop.id,
+            Visibility::Public,
+            &ProductQuery {
+                first: Some(48),
+                query: Some(query.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .map(|p| p.items.into_iter().map(|(p, _)| p).collect())
+        .unwrap_or_default()
     };
     let cards = v.cards(&products).await;
-    let title = format!("{} – {}", if v.lang() == "en" { "Search" } else { "Tìm kiếm" }, v.cx.shop.name);
-    v.render(StatusCode::OK, "search.html", "/search", &title, &title, json!({ "query": query, "products": cards })).await
+    let title = format!(
+        "{} – {}",
+        if v.lang() == "en" {
+            "Search"
+        } else {
+            "Tìm kiếm"
+        },
+        v.cx.shop.name
+    );
+    v.render(
+        StatusCode::OK,
+        "search.html",
+        "/search",
+        &title,
+        &title,
+        json!({ "query": query, "products": cards }),
+    )
+    .await
 }
 
 async fn cart_context(v: &Visit) -> (carts::Cart, Value) {
-    let cart = carts::view(&v.st.db, &v.cx.shop, &v.sid).await.unwrap_or_default();
+    let cart = carts::view(&v.st.db, &v.cx.shop, &v.sid)
+        .await
+        .unwrap_or_default();
     let lang = v.lang().to_string();
     let lines: Vec<Value> = cart
         .lines
@@ -373,11 +542,24 @@ async fn cart_context(v: &Visit) -> (carts::Cart, Value) {
     (cart, ctx)
 }
 
-pub async fn cart(State(st): State<AppState>, Extension(cx): Extension<ShopCtx>, headers: HeaderMap) -> Response {
+pub async fn cart(
+    State(st): State<AppState>,
+    Extension(cx): Extension<ShopCtx>,
+    headers: HeaderMap,
+) -> Response {
     let v = visit!(st, cx, headers);
     let (_, ctx) = cart_context(&v).await;
-    let title = format!("{} – {}", if v.lang() == "en" { "Cart" } else { "Giỏ hàng" }, v.cx.shop.name);
-    v.render(StatusCode::OK, "cart.html", "/cart", &title, &title, ctx).await
+    let title = format!(
+        "{} – {}",
+        if v.lang() == "en" {
+            "Cart"
+        } else {
+            "Giỏ hàng"
+        },
+        v.cx.shop.name
+    );
+    v.render(StatusCode::OK, "cart.html", "/cart", &title, &title, ctx)
+        .await
 }
 
 #[derive(Deserialize)]
@@ -400,12 +582,24 @@ fn local_variant(shop: &Shop, v: &str) -> String {
 }
 
 fn csrf_refused(v: &Visit) -> Response {
-    let mut r = (StatusCode::FORBIDDEN, Html(format!("<!doctype html><meta charset=\"utf-8\"><p>{}</p>", messages::error(v.lang(), "CSRF")))).into_response();
+    let mut r = (
+        StatusCode::FORBIDDEN,
+        Html(format!(
+            "<!doctype html><meta charset=\"utf-8\"><p>{}</p>",
+            messages::error(v.lang(), "CSRF")
+        )),
+    )
+        .into_response();
     v.finish(&mut r);
     r
 }
 
-pub async fn cart_add(State(st): State<AppState>, Extension(cx): Extension<ShopCtx>, headers: HeaderMap, Form(f): Form<CartForm>) -> Response {
+pub async fn cart_add(
+    State(st): State<AppState>,
+    Extension(cx): Extension<ShopCtx>,
+    headers: HeaderMap,
+    Form(f): Form<CartForm>,
+) -> Response {
     let v = visit!(st, cx, headers);
     if v.new_sid || !security::check_csrf(&st.secret, &v.sid, &f.csrf) {
         return csrf_refused(&v);
@@ -417,7 +611,14 @@ pub async fn cart_add(State(st): State<AppState>, Extension(cx): Extension<ShopC
         Err(Error::Invalid(errs)) => {
             let code = errs.first().map(|e| e.code.clone()).unwrap_or_default();
             let back = match choso_services::catalog::variant(&st.db, &v.cx.shop.id, &vid).await {
-                Ok(Some(var)) => match catalog::product(&st.db, &v.cx.shop.id, &var.product_id, Visibility::Public).await {
+                Ok(Some(var)) => match catalog::product(
+                    &st.db,
+                    &v.cx.shop.id,
+                    &var.product_id,
+                    Visibility::Public,
+                )
+                .await
+                {
                     Ok(Some(p)) => v.link(&format!("/products/{}?error={code}", p.handle)),
                     _ => v.link("/cart"),
                 },
@@ -429,7 +630,12 @@ pub async fn cart_add(State(st): State<AppState>, Extension(cx): Extension<ShopC
     }
 }
 
-pub async fn cart_update(State(st): State<AppState>, Extension(cx): Extension<ShopCtx>, headers: HeaderMap, Form(f): Form<CartForm>) -> Response {
+pub async fn cart_update(
+    State(st): State<AppState>,
+    Extension(cx): Extension<ShopCtx>,
+    headers: HeaderMap,
+    Form(f): Form<CartForm>,
+) -> Response {
     let v = visit!(st, cx, headers);
     if v.new_sid || !security::check_csrf(&st.secret, &v.sid, &f.csrf) {
         return csrf_refused(&v);
@@ -466,12 +672,21 @@ pub struct CheckoutForm {
     payment_method: String,
 }
 
-async fn render_checkout(v: &Visit, form: &CheckoutForm, errors: HashMap<String, String>, key: &str) -> Response {
+async fn render_checkout(
+    v: &Visit,
+    form: &CheckoutForm,
+    errors: HashMap<String, String>,
+    key: &str,
+) -> Response {
     let (_, mut ctx) = cart_context(v).await;
     let lang = v.lang().to_string();
     let shop = &v.cx.shop;
     let mut methods = Vec::new();
-    for (m, on) in [("COD", shop.cod_enabled), ("BANK_TRANSFER", shop.bank_enabled()), ("CARD", shop.card_enabled() && v.st.stripe.is_some())] {
+    for (m, on) in [
+        ("COD", shop.cod_enabled),
+        ("BANK_TRANSFER", shop.bank_enabled()),
+        ("CARD", shop.card_enabled() && v.st.stripe.is_some()),
+    ] {
         if on {
             let (label, hint) = messages::method(&lang, m);
             methods.push(json!({ "value": m, "label": label, "hint": hint }));
@@ -481,12 +696,18 @@ async fn render_checkout(v: &Visit, form: &CheckoutForm, errors: HashMap<String,
     if let Some(o) = form.as_object_mut() {
         o.remove("csrf");
         o.remove("key");
-        if o.get("payment_method").and_then(Value::as_str).unwrap_or("").is_empty()
+        if o.get("payment_method")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
             && let Some(first) = methods.first()
         {
             o.insert("payment_method".into(), first["value"].clone());
         }
-        if o.get("province").and_then(Value::as_str).unwrap_or("").is_empty()
+        if o.get("province")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
             && let Some(p) = &shop.province_code
         {
             o.insert("province".into(), json!(p));
@@ -495,22 +716,55 @@ async fn render_checkout(v: &Visit, form: &CheckoutForm, errors: HashMap<String,
     if let Some(o) = ctx.as_object_mut() {
         o.insert("form".into(), form);
         o.insert("errors".into(), json!(errors));
-        o.insert("provinces".into(), json!(provinces::all().iter().map(|p| json!({ "code": p.code, "name": p.name })).collect::<Vec<_>>()));
+        o.insert(
+            "provinces".into(),
+            json!(
+                provinces::all()
+                    .iter()
+                    .map(|p| json!({ "code": p.code, "name": p.name }))
+                    .collect::<Vec<_>>()
+            ),
+        );
         o.insert("payment_methods".into(), json!(methods));
         o.insert("key".into(), json!(key));
     }
-    let title = format!("{} – {}", if lang == "en" { "Checkout" } else { "Thanh toán" }, shop.name);
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    v.render(status, "checkout.html", "/checkout", &title, &title, ctx).await
+    let title = format!(
+        "{} – {}",
+        if lang == "en" {
+            "Checkout"
+        } else {
+            "Thanh toán"
+        },
+        shop.name
+    );
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    v.render(status, "checkout.html", "/checkout", &title, &title, ctx)
+        .await
 }
 
-pub async fn checkout(State(st): State<AppState>, Extension(cx): Extension<ShopCtx>, headers: HeaderMap) -> Response {
+pub async fn checkout(
+    State(st): State<AppState>,
+    Extension(cx): Extension<ShopCtx>,
+    headers: HeaderMap,
+) -> Response {
     let v = visit!(st, cx, headers);
-    let cart = carts::view(&st.db, &v.cx.shop, &v.sid).await.unwrap_or_default();
+    let cart = carts::view(&st.db, &v.cx.shop, &v.sid)
+        .await
+        .unwrap_or_default();
     if cart.lines.is_empty() {
         return v.redirect(&v.link("/cart"));
     }
-    render_checkout(&v, &CheckoutForm::default(), HashMap::new(), &choso_services::ids::new_id()).await
+    render_checkout(
+        &v,
+        &CheckoutForm::default(),
+        HashMap::new(),
+        &choso_services::ids::new_id(),
+    )
+    .await
 }
 
 /// The form field a service error belongs to.
@@ -529,13 +783,22 @@ fn form_field(path: &[String]) -> &'static str {
     }
 }
 
-pub async fn checkout_submit(State(st): State<AppState>, Extension(cx): Extension<ShopCtx>, headers: HeaderMap, Form(f): Form<CheckoutForm>) -> Response {
+pub async fn checkout_submit(
+    State(st): State<AppState>,
+    Extension(cx): Extension<ShopCtx>,
+    headers: HeaderMap,
+    Form(f): Form<CheckoutForm>,
+) -> Response {
     let v = visit!(st, cx, headers);
     if v.new_sid || !security::check_csrf(&st.secret, &v.sid, &f.csrf) {
         return csrf_refused(&v);
     }
     let shop = v.cx.shop.clone();
-    let key = if f.key.trim().is_empty() || f.key.len() > 100 { choso_services::ids::new_id() } else { f.key.trim().to_string() };
+    let key = if f.key.trim().is_empty() || f.key.len() > 100 {
+        choso_services::ids::new_id()
+    } else {
+        f.key.trim().to_string()
+    };
     // A double submit whose first request already placed the order (and emptied the cart).
     if let Ok(Some(done)) = orders::find_by_key(&st.db, &shop.id, &key).await {
         return v.redirect(&confirmation_link(&v, &done));
@@ -548,13 +811,24 @@ pub async fn checkout_submit(State(st): State<AppState>, Extension(cx): Extensio
         Some(m) => m,
         None => {
             let mut errors = HashMap::new();
-            errors.insert("payment_method".to_string(), messages::error(v.lang(), "PAYMENT_METHOD_UNAVAILABLE"));
+            errors.insert(
+                "payment_method".to_string(),
+                messages::error(v.lang(), "PAYMENT_METHOD_UNAVAILABLE"),
+            );
             return render_checkout(&v, &f, errors, &key).await;
         }
     };
     let input = PlaceOrder {
         shop_slug: shop.slug.clone(),
-        lines: cart.lines.iter().map(|l| orders::LineInput { shop_id: shop.id.clone(), variant_id: l.variant_id.clone(), quantity: l.quantity }).collect(),
+        lines: cart
+            .lines
+            .iter()
+            .map(|l| orders::LineInput {
+                shop_id: shop.id.clone(),
+                variant_id: l.variant_id.clone(),
+                quantity: l.quantity,
+            })
+            .collect(),
         customer_name: f.name.clone(),
         customer_phone: f.phone.clone(),
         customer_email: Some(f.email.clone()),
@@ -577,7 +851,9 @@ pub async fn checkout_submit(State(st): State<AppState>, Extension(cx): Extensio
         Err(Error::Invalid(errs)) => {
             let mut errors = HashMap::new();
             for e in errs {
-                errors.entry(form_field(&e.field).to_string()).or_insert_with(|| messages::error(v.lang(), &e.code));
+                errors
+                    .entry(form_field(&e.field).to_string())
+                    .or_insert_with(|| messages::error(v.lang(), &e.code));
             }
             render_checkout(&v, &f, errors, &key).await
         }
@@ -586,7 +862,11 @@ pub async fn checkout_submit(State(st): State<AppState>, Extension(cx): Extensio
 }
 
 fn confirmation_link(v: &Visit, o: &orders::Order) -> String {
-    v.link(&format!("/orders/{}?k={}", o.number, checkout::order_key(&v.st.secret, &o.id)))
+    v.link(&format!(
+        "/orders/{}?k={}",
+        o.number,
+        checkout::order_key(&v.st.secret, &o.id)
+    ))
 }
 
 /// The order as the buyer sees it: no address, no phone.
@@ -612,7 +892,11 @@ fn order_view(lang: &str, o: &orders::Order) -> Value {
 /// The VietQR code as an inline SVG (without the XML declaration).
 fn qr_svg(payload: &str) -> Option<String> {
     let code = qrcode::QrCode::new(payload.as_bytes()).ok()?;
-    let svg = code.render::<qrcode::render::svg::Color>().min_dimensions(220, 220).quiet_zone(true).build();
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(220, 220)
+        .quiet_zone(true)
+        .build();
     Some(match svg.find("<svg") {
         Some(i) => svg[i..].to_string(),
         None => svg,
@@ -634,10 +918,16 @@ pub async fn order(
     let v = visit!(st, cx, headers);
     let number = path.get("number").and_then(|n| orders::parse_number(n));
     let found = match number {
-        Some(n) => orders::by_number(&st.db, &v.cx.shop.id, n).await.ok().flatten(),
+        Some(n) => orders::by_number(&st.db, &v.cx.shop.id, n)
+            .await
+            .ok()
+            .flatten(),
         None => None,
     };
-    let Some(o) = found.filter(|o| q.k.as_deref().is_some_and(|k| checkout::check_order_key(&st.secret, &o.id, k))) else {
+    let Some(o) = found.filter(|o| {
+        q.k.as_deref()
+            .is_some_and(|k| checkout::check_order_key(&st.secret, &o.id, k))
+    }) else {
         return v.not_found().await;
     };
     let lang = v.lang().to_string();
@@ -661,9 +951,26 @@ pub async fn order(
         "next_steps": messages::next_steps(&lang, o.payment_method.as_str()),
         "checkout_url": if o.payment_status == orders::PaymentStatus::Pending { o.checkout_url.clone() } else { None },
     });
-    let title = format!("{} {} – {}", if lang == "en" { "Order" } else { "Đơn hàng" }, o.display_number(), shop.name);
-    let mut r = v.render(StatusCode::OK, "order.html", &format!("/orders/{}", o.number), &title, &title, extra).await;
-    r.headers_mut().insert(header::HeaderName::from_static("x-robots-tag"), HeaderValue::from_static("noindex"));
+    let title = format!(
+        "{} {} – {}",
+        if lang == "en" { "Order" } else { "Đơn hàng" },
+        o.display_number(),
+        shop.name
+    );
+    let mut r = v
+        .render(
+            StatusCode::OK,
+            "order.html",
+            &format!("/orders/{}", o.number),
+            &title,
+            &title,
+            extra,
+        )
+        .await;
+    r.headers_mut().insert(
+        header::HeaderName::from_static("x-robots-tag"),
+        HeaderValue::from_static("noindex"),
+    );
     r
 }
 
@@ -673,37 +980,92 @@ pub struct TrackParams {
     phone: Option<String>,
 }
 
-pub async fn track(State(st): State<AppState>, Extension(cx): Extension<ShopCtx>, headers: HeaderMap, Query(q): Query<TrackParams>) -> Response {
+pub async fn track(
+    State(st): State<AppState>,
+    Extension(cx): Extension<ShopCtx>,
+    headers: HeaderMap,
+    Query(q): Query<TrackParams>,
+) -> Response {
     let v = visit!(st, cx, headers);
     let lang = v.lang().to_string();
-    let number = q.number.unwrap_or_default().chars().take(20).collect::<String>();
-    let phone = q.phone.unwrap_or_default().chars().take(20).collect::<String>();
+    let number = q
+        .number
+        .unwrap_or_default()
+        .chars()
+        .take(20)
+        .collect::<String>();
+    let phone = q
+        .phone
+        .unwrap_or_default()
+        .chars()
+        .take(20)
+        .collect::<String>();
     let asked = !number.trim().is_empty() && !phone.trim().is_empty();
-    let found = if asked { orders::track(&st.db, &v.cx.shop.slug, &number, &phone).await.ok().flatten() } else { None };
+    let found = if asked {
+        orders::track(&st.db, &v.cx.shop.slug, &number, &phone)
+            .await
+            .ok()
+            .flatten()
+    } else {
+        None
+    };
     let extra = json!({
         "form": { "number": number, "phone": phone },
         "order": found.as_ref().map(|o| order_view(&lang, o)),
         "not_found": asked && found.is_none(),
     });
-    let title = format!("{} – {}", if lang == "en" { "Track your order" } else { "Tra cứu đơn hàng" }, v.cx.shop.name);
-    v.render(StatusCode::OK, "track.html", "/track", &title, &title, extra).await
+    let title = format!(
+        "{} – {}",
+        if lang == "en" {
+            "Track your order"
+        } else {
+            "Tra cứu đơn hàng"
+        },
+        v.cx.shop.name
+    );
+    v.render(
+        StatusCode::OK,
+        "track.html",
+        "/track",
+        &title,
+        &title,
+        extra,
+    )
+    .await
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
-pub async fn sitemap(State(st): State<AppState>, Extension(cx): Extension<ShopCtx>, headers: HeaderMap) -> Response {
+pub async fn sitemap(
+    State(st): State<AppState>,
+    Extension(cx): Extension<ShopCtx>,
+    headers: HeaderMap,
+) -> Response {
     let v = visit!(st, cx, headers);
     let shop = &v.cx.shop;
     let mut urls = vec![v.absolute("/")];
-    for c in catalog::collections(&st.db, &shop.id).await.unwrap_or_default() {
+    for c in catalog::collections(&st.db, &shop.id)
+        .await
+        .unwrap_or_default()
+    {
         urls.push(v.absolute(&format!("/collections/{}", c.handle)));
     }
     let mut after = None;
     for _ in 0..500 {
-        let q = ProductQuery { first: Some(100), after: after.clone(), ..Default::default() };
-        let Ok(page) = catalog::list_products(&st.db, &shop.id, Visibility::Public, &q).await else { break };
+        let q = ProductQuery {
+            first: Some(100),
+            after: after.clone(),
+            ..Default::default()
+        };
+        let Ok(page) = catalog::list_products(&st.db, &shop.id, Visibility::Public, &q).await
+        else {
+            break;
+        };
         after = page.items.last().map(|(_, c)| c.clone());
         for (p, _) in &page.items {
             urls.push(v.absolute(&format!("/products/{}", p.handle)));
@@ -712,15 +1074,25 @@ pub async fn sitemap(State(st): State<AppState>, Extension(cx): Extension<ShopCt
             break;
         }
     }
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
     for u in urls {
         xml.push_str(&format!("  <url><loc>{}</loc></url>\n", xml_escape(&u)));
     }
     xml.push_str("</urlset>\n");
-    ([(header::CONTENT_TYPE, "application/xml; charset=utf-8")], xml).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        xml,
+    )
+        .into_response()
 }
 
-pub async fn robots(State(st): State<AppState>, Extension(cx): Extension<ShopCtx>, headers: HeaderMap) -> Response {
+pub async fn robots(
+    State(st): State<AppState>,
+    Extension(cx): Extension<ShopCtx>,
+    headers: HeaderMap,
+) -> Response {
     let v = visit!(st, cx, headers);
     let body = format!(
         "User-agent: *\nAllow: /\nDisallow: {0}/cart\nDisallow: {0}/checkout\nDisallow: {0}/orders/\nSitemap: {1}\n",

@@ -12,7 +12,8 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 fn mac(secret: &str, parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut m =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     for p in parts {
         m.update(p);
         m.update(b"\x1f");
@@ -21,12 +22,19 @@ fn mac(secret: &str, parts: &[&[u8]]) -> Vec<u8> {
 }
 
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// `{id}.{signature}` for a new visitor id.
 pub fn sign_sid(secret: &str, sid: &str) -> String {
-    format!("{sid}.{}", hex(&mac(secret, &[b"sid", sid.as_bytes()])[..16]))
+    format!(
+        "{sid}.{}",
+        hex(&mac(secret, &[b"sid", sid.as_bytes()])[..16])
+    )
 }
 
 /// The visitor id of a cookie value, if its signature holds.
@@ -50,12 +58,16 @@ pub fn check_csrf(secret: &str, sid: &str, token: &str) -> bool {
 
 /// A cookie's value from the request headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-        v.split(';').find_map(|kv| {
-            let (k, val) = kv.trim().split_once('=')?;
-            (k == name).then(|| val.to_string())
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.split(';').find_map(|kv| {
+                let (k, val) = kv.trim().split_once('=')?;
+                (k == name).then(|| val.to_string())
+            })
         })
-    })
 }
 
 /// A random nonce for the page's own `<style>` and JSON-LD blocks.
@@ -72,8 +84,14 @@ pub fn page_headers(h: &mut HeaderMap, nonce: &str) {
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 

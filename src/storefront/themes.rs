@@ -36,12 +36,20 @@ pub struct Theme {
 }
 
 impl Theme {
-    pub fn render(&self, template: &str, ctx: minijinja::Value) -> Result<String, minijinja::Error> {
+    pub fn render(
+        &self,
+        template: &str,
+        ctx: minijinja::Value,
+    ) -> Result<String, minijinja::Error> {
         self.env.get_template(template)?.render(ctx)
     }
     /// The locale table for `lang` (falls back to Vietnamese).
     pub fn locale(&self, lang: &str) -> serde_json::Value {
-        self.locales.get(lang).or_else(|| self.locales.get("vi")).cloned().unwrap_or_default()
+        self.locales
+            .get(lang)
+            .or_else(|| self.locales.get("vi"))
+            .cloned()
+            .unwrap_or_default()
     }
     pub fn asset(&self, hashed: &str) -> Option<&Asset> {
         self.assets.get(hashed)
@@ -83,7 +91,10 @@ fn files(source: &Source) -> Vec<(String, Vec<u8>)> {
         Source::Embedded => {
             fn walk(d: &Dir<'_>, out: &mut Vec<(String, Vec<u8>)>) {
                 for f in d.files() {
-                    out.push((f.path().to_string_lossy().replace('\\', "/"), f.contents().to_vec()));
+                    out.push((
+                        f.path().to_string_lossy().replace('\\', "/"),
+                        f.contents().to_vec(),
+                    ));
                 }
                 for sub in d.dirs() {
                     walk(sub, out);
@@ -121,20 +132,32 @@ fn load_all(source: &Source) -> HashMap<String, Arc<Theme>> {
     let mut by_theme: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
     for (path, bytes) in all {
         if let Some((theme, rest)) = path.split_once('/') {
-            by_theme.entry(theme.to_string()).or_default().push((rest.to_string(), bytes));
+            by_theme
+                .entry(theme.to_string())
+                .or_default()
+                .push((rest.to_string(), bytes));
         }
     }
     let shared: HashMap<String, String> = by_theme
         .get("_shared")
         .map(|fs| {
             fs.iter()
-                .filter_map(|(p, b)| Some((p.strip_prefix("templates/")?.to_string(), String::from_utf8_lossy(b).into_owned())))
+                .filter_map(|(p, b)| {
+                    Some((
+                        p.strip_prefix("templates/")?.to_string(),
+                        String::from_utf8_lossy(b).into_owned(),
+                    ))
+                })
                 .collect()
         })
         .unwrap_or_default();
     let mut out = HashMap::new();
     for (name, fs) in &by_theme {
-        let Some(toml) = fs.iter().find(|(p, _)| p == "theme.toml").map(|(_, b)| String::from_utf8_lossy(b).into_owned()) else {
+        let Some(toml) = fs
+            .iter()
+            .find(|(p, _)| p == "theme.toml")
+            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+        else {
             continue;
         };
         let mut templates = shared.clone();
@@ -151,13 +174,24 @@ fn load_all(source: &Source) -> HashMap<String, Arc<Theme>> {
                     None => format!("{file}.{hash}"),
                 };
                 asset_urls.insert(file.to_string(), format!("/static/themes/{name}/{hashed}"));
-                assets.insert(hashed, Asset { bytes: b.clone(), mime: mime(file) });
-            } else if let Some(l) = p.strip_prefix("locales/").and_then(|l| l.strip_suffix(".json")) {
+                assets.insert(
+                    hashed,
+                    Asset {
+                        bytes: b.clone(),
+                        mime: mime(file),
+                    },
+                );
+            } else if let Some(l) = p
+                .strip_prefix("locales/")
+                .and_then(|l| l.strip_suffix(".json"))
+            {
                 match serde_json::from_slice(b) {
                     Ok(v) => {
                         locales.insert(l.to_string(), v);
                     }
-                    Err(e) => tracing::error!(theme = %name, locale = l, error = %e, "bad locale file"),
+                    Err(e) => {
+                        tracing::error!(theme = %name, locale = l, error = %e, "bad locale file")
+                    }
                 }
             }
         }
@@ -165,16 +199,23 @@ fn load_all(source: &Source) -> HashMap<String, Arc<Theme>> {
         let templates = Arc::new(templates);
         env.set_loader(move |n| Ok(templates.get(n).cloned()));
         env.set_auto_escape_callback(|n| {
-            if n.ends_with(".html") || n.ends_with(".xml") { minijinja::AutoEscape::Html } else { minijinja::AutoEscape::None }
+            if n.ends_with(".html") || n.ends_with(".xml") {
+                minijinja::AutoEscape::Html
+            } else {
+                minijinja::AutoEscape::None
+            }
         });
         env.set_recursion_limit(50);
+        env.set_formatter(html_formatter);
         out.insert(
             name.clone(),
             Arc::new(Theme {
                 name: name.clone(),
                 title: toml_value(&toml, "title").unwrap_or_else(|| name.clone()),
-                default_primary: toml_value(&toml, "default_primary").unwrap_or_else(|| "#8a3b12".into()),
-                default_accent: toml_value(&toml, "default_accent").unwrap_or_else(|| "#d9a441".into()),
+                default_primary: toml_value(&toml, "default_primary")
+                    .unwrap_or_else(|| "#8a3b12".into()),
+                default_accent: toml_value(&toml, "default_accent")
+                    .unwrap_or_else(|| "#d9a441".into()),
                 env,
                 assets,
                 asset_urls,
@@ -183,6 +224,34 @@ fn load_all(source: &Source) -> HashMap<String, Arc<Theme>> {
         );
     }
     out
+}
+
+/// Escapes `& < > " '` in strings under HTML autoescape (minijinja's default also escapes
+/// `/`, which is valid but makes every URL unreadable); everything else as minijinja does.
+fn html_formatter(
+    out: &mut minijinja::Output<'_>,
+    state: &mut minijinja::State<'_, '_>,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    match (state.auto_escape(), value.as_str()) {
+        (minijinja::AutoEscape::Html, Some(s)) if !value.is_safe() => {
+            let mut escaped = String::with_capacity(s.len());
+            for c in s.chars() {
+                match c {
+                    '&' => escaped.push_str("&amp;"),
+                    '<' => escaped.push_str("&lt;"),
+                    '>' => escaped.push_str("&gt;"),
+                    '"' => escaped.push_str("&quot;"),
+                    '\'' => escaped.push_str("&#39;"),
+                    c => escaped.push(c),
+                }
+            }
+            out.write_str(&escaped).map_err(|_| {
+                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "write failed")
+            })
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    }
 }
 
 impl Themes {

@@ -369,13 +369,15 @@ async fn card_order_creates_checkout_session_on_the_connected_account(
     assert_eq!(r.field("metadata[order_number]"), Some(number));
     assert_eq!(r.field("customer_email"), Some("lan@example.vn"));
     let success = r.field("success_url").unwrap();
-    assert_eq!(
-        success,
-        format!(
-            "{}/s/{}/orders/{number}?status=paid&session_id={{CHECKOUT_SESSION_ID}}",
-            app.base, shop.slug
-        )
+    // The storefront's confirmation page, with the buyer's key, then Stripe's session id.
+    let prefix = format!("{}/s/{}/orders/{number}?k=", app.base, shop.slug);
+    assert!(success.starts_with(&prefix), "{success}");
+    assert!(
+        success.ends_with("&session_id={CHECKOUT_SESSION_ID}"),
+        "{success}"
     );
+    let key = &success[prefix.len()..success.len() - "&session_id={CHECKOUT_SESSION_ID}".len()];
+    assert_eq!(key.len(), 32, "{success}");
     assert_eq!(
         r.field("cancel_url").unwrap(),
         format!("{}/s/{}/cart", app.base, shop.slug)

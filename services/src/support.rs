@@ -1,0 +1,946 @@
+//! Province digital-transformation support: the enterprise register (with the owner's consent
+//! to share sales figures), the shops linked to each enterprise through onboarding invites,
+//! programmes and support records ([`records`]), and the dashboard and exports
+//! ([`dashboard`], [`exchange`]).
+//!
+//! Who sees what: province staff only their province (anything else is `Forbidden`), platform
+//! admins every province, shop owners only their own enterprise ([`my_enterprise`]) and its
+//! consent. Nothing here reads or returns customer data: sales figures come from the
+//! per-enterprise daily aggregates (`enterprise_daily`) kept by [`on_order`], and only for
+//! enterprises that consent.
+
+pub mod dashboard;
+pub mod exchange;
+pub mod records;
+
+use sqlx::{Row, any::AnyRow};
+
+use crate::{
+    accounts::{Role, User},
+    db::{Db, Tx, bool_col},
+    error::{Error, Result, UserError},
+    ids::{new_id, now_ms, random_hex, rfc3339},
+    provinces,
+    tenancy::ShopId,
+    text::{Email, Phone, TaxCode, TaxCodeKind, clean, fold},
+};
+
+pub use records::{
+    AuditEntry, NewProgramme, NewSupport, Programme, Status, SupportKind, SupportRecord,
+};
+
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_PAGE: i64 = 100;
+pub const DEFAULT_PAGE: i64 = 20;
+/// How long an onboarding invite can be used.
+pub const INVITE_TTL_MS: i64 = 90 * 24 * 3600 * 1000;
+const DAY_MS: i64 = 86_400_000;
+/// Vietnam is UTC+7 all year: calendar days are counted in that zone.
+const VN_OFFSET_MS: i64 = 7 * 3600 * 1000;
+
+/// The Vietnamese calendar day (days since 1970-01-01) of a Unix-ms instant.
+pub fn vn_day(ms: i64) -> i64 {
+    (ms + VN_OFFSET_MS).div_euclid(DAY_MS)
+}
+
+/// `YYYY-MM-DD` of a day number.
+pub fn day_to_date(day: i64) -> String {
+    rfc3339(day * DAY_MS).chars().take(10).collect()
+}
+
+/// The day number of a `YYYY-MM-DD` date, if it is one.
+pub fn date_to_day(date: &str) -> Option<i64> {
+    let d = date.trim();
+    if d.len() != 10 {
+        return None;
+    }
+    crate::ids::parse_datetime(d).map(|ms| ms.div_euclid(DAY_MS))
+}
+
+/// Legal form of an enterprise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum LegalForm {
+    Company,
+    Cooperative,
+    HouseholdBusiness,
+}
+
+impl LegalForm {
+    pub const ALL: [LegalForm; 3] = [
+        LegalForm::Company,
+        LegalForm::Cooperative,
+        LegalForm::HouseholdBusiness,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LegalForm::Company => "COMPANY",
+            LegalForm::Cooperative => "COOPERATIVE",
+            LegalForm::HouseholdBusiness => "HOUSEHOLD_BUSINESS",
+        }
+    }
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            LegalForm::Company => "Công ty",
+            LegalForm::Cooperative => "Hợp tác xã",
+            LegalForm::HouseholdBusiness => "Hộ kinh doanh",
+        }
+    }
+    /// The code or the Vietnamese label, ignoring case and diacritics.
+    pub fn parse(s: &str) -> Option<LegalForm> {
+        let k = fold(s);
+        LegalForm::ALL.into_iter().find(|f| {
+            k == fold(f.as_str())
+                || k == fold(f.label_vi())
+                || k == fold(&f.as_str().replace('_', " "))
+        })
+    }
+}
+
+/// Size class under Decree 80/2021/NĐ-CP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum SizeClass {
+    Micro,
+    Small,
+    Medium,
+}
+
+impl SizeClass {
+    pub const ALL: [SizeClass; 3] = [SizeClass::Micro, SizeClass::Small, SizeClass::Medium];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SizeClass::Micro => "MICRO",
+            SizeClass::Small => "SMALL",
+            SizeClass::Medium => "MEDIUM",
+        }
+    }
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            SizeClass::Micro => "Siêu nhỏ",
+            SizeClass::Small => "Nhỏ",
+            SizeClass::Medium => "Vừa",
+        }
+    }
+    pub fn parse(s: &str) -> Option<SizeClass> {
+        let k = fold(s);
+        SizeClass::ALL
+            .into_iter()
+            .find(|c| k == fold(c.as_str()) || k == fold(c.label_vi()))
+    }
+}
+
+/// The sections of the Vietnamese standard industrial classification (VSIC 2018, Decision
+/// 27/2018/QĐ-TTg).
+pub const VSIC_SECTIONS: &[(&str, &str)] = &[
+    ("A", "Nông nghiệp, lâm nghiệp và thủy sản"),
+    ("B", "Khai khoáng"),
+    ("C", "Công nghiệp chế biến, chế tạo"),
+    (
+        "D",
+        "Sản xuất và phân phối điện, khí đốt, nước nóng, hơi nước và điều hòa không khí",
+    ),
+    (
+        "E",
+        "Cung cấp nước; hoạt động quản lý và xử lý rác thải, nước thải",
+    ),
+    ("F", "Xây dựng"),
+    (
+        "G",
+        "Bán buôn và bán lẻ; sửa chữa ô tô, mô tô, xe máy và xe có động cơ khác",
+    ),
+    ("H", "Vận tải kho bãi"),
+    ("I", "Dịch vụ lưu trú và ăn uống"),
+    ("J", "Thông tin và truyền thông"),
+    ("K", "Hoạt động tài chính, ngân hàng và bảo hiểm"),
+    ("L", "Hoạt động kinh doanh bất động sản"),
+    ("M", "Hoạt động chuyên môn, khoa học và công nghệ"),
+    ("N", "Hoạt động hành chính và dịch vụ hỗ trợ"),
+    (
+        "O",
+        "Hoạt động của Đảng Cộng sản, tổ chức chính trị - xã hội, quản lý nhà nước, an ninh quốc phòng; bảo đảm xã hội bắt buộc",
+    ),
+    ("P", "Giáo dục và đào tạo"),
+    ("Q", "Y tế và hoạt động trợ giúp xã hội"),
+    ("R", "Nghệ thuật, vui chơi và giải trí"),
+    ("S", "Hoạt động dịch vụ khác"),
+    (
+        "T",
+        "Hoạt động làm thuê các công việc trong các hộ gia đình, sản xuất sản phẩm vật chất và dịch vụ tự tiêu dùng của hộ gia đình",
+    ),
+    ("U", "Hoạt động của các tổ chức và cơ quan quốc tế"),
+];
+
+/// The Vietnamese name of a VSIC section letter.
+pub fn sector_name(letter: &str) -> Option<&'static str> {
+    VSIC_SECTIONS
+        .iter()
+        .find(|(l, _)| *l == letter)
+        .map(|(_, n)| *n)
+}
+
+/// Reads a sector: the letter A–U, optionally followed by a separator and its name
+/// (`"C - Công nghiệp chế biến"`), or the exact Vietnamese name.
+pub fn parse_sector(s: &str) -> Option<&'static str> {
+    let t = s.trim();
+    let mut chars = t.chars();
+    if let Some(c) = chars.next() {
+        let rest = chars.as_str();
+        if c.is_ascii_alphabetic() && (rest.is_empty() || !rest.starts_with(char::is_alphanumeric))
+        {
+            let up = c.to_ascii_uppercase().to_string();
+            if let Some((l, _)) = VSIC_SECTIONS.iter().find(|(l, _)| *l == up) {
+                return Some(l);
+            }
+        }
+    }
+    let k = fold(t);
+    VSIC_SECTIONS
+        .iter()
+        .find(|(_, n)| fold(n) == k)
+        .map(|(l, _)| *l)
+}
+
+/// An enterprise of the register. No customer data: the contact is the enterprise's own.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Enterprise {
+    pub id: String,
+    pub province_code: String,
+    pub name: String,
+    pub tax_code: Option<String>,
+    pub legal_form: Option<LegalForm>,
+    pub sector: Option<String>,
+    pub size_class: Option<SizeClass>,
+    pub ward: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub consent_share_sales: bool,
+    pub consent_recorded_by: Option<String>,
+    pub consent_recorded_at: Option<i64>,
+    pub consent_withdrawn_by: Option<String>,
+    pub consent_withdrawn_at: Option<i64>,
+    /// Day number of the first (not voided, not rejected) support record.
+    pub first_support_day: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub(crate) const ENT_COLS: &str = "e.id, e.province_code, e.name, e.tax_code, e.legal_form, e.sector, e.size_class, \
+    e.ward, e.phone, e.email, e.consent_share_sales, e.consent_recorded_by, e.consent_recorded_at, \
+    e.consent_withdrawn_by, e.consent_withdrawn_at, e.first_support_day, e.created_at, e.updated_at";
+
+pub(crate) fn ent_from_row(r: &AnyRow) -> Result<Enterprise> {
+    let lf: Option<String> = r.try_get("legal_form")?;
+    let sc: Option<String> = r.try_get("size_class")?;
+    Ok(Enterprise {
+        id: r.try_get("id")?,
+        province_code: r.try_get("province_code")?,
+        name: r.try_get("name")?,
+        tax_code: r.try_get("tax_code")?,
+        legal_form: lf.as_deref().and_then(LegalForm::parse),
+        sector: r.try_get("sector")?,
+        size_class: sc.as_deref().and_then(SizeClass::parse),
+        ward: r.try_get("ward")?,
+        phone: r.try_get("phone")?,
+        email: r.try_get("email")?,
+        consent_share_sales: bool_col(r, "consent_share_sales")?,
+        consent_recorded_by: r.try_get("consent_recorded_by")?,
+        consent_recorded_at: r.try_get("consent_recorded_at")?,
+        consent_withdrawn_by: r.try_get("consent_withdrawn_by")?,
+        consent_withdrawn_at: r.try_get("consent_withdrawn_at")?,
+        first_support_day: r.try_get("first_support_day")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access
+// ---------------------------------------------------------------------------------------------
+
+/// Admins, or province staff (of any province): otherwise `Forbidden`.
+pub fn require_staff(user: &User) -> Result<()> {
+    match user.role {
+        Role::Admin | Role::ProvinceStaff => Ok(()),
+        Role::Merchant => Err(Error::Forbidden),
+    }
+}
+
+/// Admins, or staff of exactly this province: otherwise `Forbidden`.
+pub fn require_province(user: &User, province: &str) -> Result<()> {
+    match user.role {
+        Role::Admin => Ok(()),
+        Role::ProvinceStaff if user.province_code.as_deref() == Some(province.trim()) => Ok(()),
+        _ => Err(Error::Forbidden),
+    }
+}
+
+/// An enterprise by id, without any access check (internal).
+pub(crate) async fn load(db: &Db, id: &str) -> Result<Option<Enterprise>> {
+    let sql = format!("SELECT {ENT_COLS} FROM enterprises e WHERE e.id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.trim().to_string())
+        .fetch_optional(db.read())
+        .await?;
+    row.as_ref().map(ent_from_row).transpose()
+}
+
+/// An enterprise the staff user may act on: `NotFound` or `Forbidden` otherwise.
+pub(crate) async fn load_for_staff(db: &Db, user: &User, id: &str) -> Result<Enterprise> {
+    require_staff(user)?;
+    let e = load(db, id).await?.ok_or(Error::NotFound("enterprise"))?;
+    require_province(user, &e.province_code)?;
+    Ok(e)
+}
+
+/// Whether the user owns a shop linked to the enterprise, or registered with its invite.
+pub async fn is_owner_of(db: &Db, user_id: &str, enterprise_id: &str) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM enterprise_shops es JOIN shop_members m ON m.shop_id = es.shop_id \
+         WHERE m.user_id = $1 AND m.role = 'owner' AND es.enterprise_id = $2",
+    )
+    .bind(user_id.to_string())
+    .bind(enterprise_id.to_string())
+    .fetch_one(db.read())
+    .await?;
+    if row.try_get::<i64, _>("n")? > 0 {
+        return Ok(true);
+    }
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM invite_redemptions WHERE user_id = $1 AND enterprise_id = $2",
+    )
+    .bind(user_id.to_string())
+    .bind(enterprise_id.to_string())
+    .fetch_one(db.read())
+    .await?;
+    Ok(row.try_get::<i64, _>("n")? > 0)
+}
+
+/// An enterprise the user may read: staff of its province, admins, or its owner.
+pub async fn get(db: &Db, user: &User, id: &str) -> Result<Enterprise> {
+    let e = load(db, id).await?.ok_or(Error::NotFound("enterprise"))?;
+    if require_province(user, &e.province_code).is_ok() || is_owner_of(db, &user.id, &e.id).await? {
+        Ok(e)
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
+/// The enterprise of a shop owner (linked through their shops or their invite), if any.
+pub async fn my_enterprise(db: &Db, user: &User) -> Result<Option<Enterprise>> {
+    let sql = format!(
+        "SELECT {ENT_COLS} FROM enterprises e WHERE e.id IN ( \
+            SELECT es.enterprise_id FROM enterprise_shops es JOIN shop_members m ON m.shop_id = es.shop_id \
+            WHERE m.user_id = $1 AND m.role = 'owner') \
+         OR e.id IN (SELECT r.enterprise_id FROM invite_redemptions r WHERE r.user_id = $1) \
+         ORDER BY e.id LIMIT 1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user.id.clone())
+        .fetch_optional(db.read())
+        .await?;
+    row.as_ref().map(ent_from_row).transpose()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Register
+// ---------------------------------------------------------------------------------------------
+
+/// The fields of an enterprise as typed by a user (GraphQL input or a CSV row).
+#[derive(Debug, Clone, Default)]
+pub struct EnterpriseFields {
+    pub name: Option<String>,
+    pub tax_code: Option<String>,
+    pub legal_form: Option<LegalForm>,
+    pub sector: Option<String>,
+    pub size_class: Option<SizeClass>,
+    pub ward: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub consent_share_sales: Option<bool>,
+}
+
+/// A new enterprise (`createEnterprise`).
+#[derive(Debug, Clone, Default)]
+pub struct NewEnterprise {
+    pub province_code: String,
+    pub fields: EnterpriseFields,
+}
+
+pub(crate) fn user_error(field: Vec<String>, code: &str, message: impl Into<String>) -> UserError {
+    UserError {
+        field,
+        message: message.into(),
+        code: code.to_string(),
+    }
+}
+
+fn check_province(code: &str, field: Vec<String>, errors: &mut Vec<UserError>) -> String {
+    let c = code.trim().to_string();
+    if !provinces::is_valid(&c) {
+        let hint = provinces::from_former(&c)
+            .map(|p| {
+                format!(
+                    " Since 1 July 2025 that province is part of {} ({}).",
+                    p.name, p.code
+                )
+            })
+            .unwrap_or_default();
+        errors.push(user_error(
+            field,
+            "INVALID_PROVINCE",
+            format!("{c:?} is not one of the 34 province codes.{hint}"),
+        ));
+    }
+    c
+}
+
+/// Checks the fields onto `e` (`None` keeps a value; an empty string clears an optional one).
+/// `path(name)` gives the error path of a field.
+pub(crate) fn apply_fields(
+    e: &mut Enterprise,
+    f: &EnterpriseFields,
+    path: &dyn Fn(&str) -> Vec<String>,
+    errors: &mut Vec<UserError>,
+) {
+    let blank = |v: &str| v.trim().is_empty();
+    if let Some(n) = &f.name {
+        let n = clean(n);
+        if n.is_empty() {
+            errors.push(user_error(
+                path("name"),
+                "REQUIRED",
+                "The enterprise needs a name.",
+            ));
+        } else if n.chars().count() > MAX_NAME_CHARS {
+            errors.push(user_error(
+                path("name"),
+                "TOO_LONG",
+                format!("A name has at most {MAX_NAME_CHARS} characters."),
+            ));
+        }
+        e.name = n;
+    }
+    if let Some(l) = f.legal_form {
+        e.legal_form = Some(l);
+    }
+    if let Some(s) = f.size_class {
+        e.size_class = Some(s);
+    }
+    if let Some(t) = &f.tax_code {
+        e.tax_code = if blank(t) {
+            None
+        } else {
+            match TaxCode::parse(t) {
+                Ok(tc) => Some(tc.into_string()),
+                Err(err) => {
+                    errors.push(user_error(path("taxCode"), err.code(), err.to_string()));
+                    None
+                }
+            }
+        };
+    }
+    // A 12-digit personal number is the household business's code; companies and
+    // cooperatives have the 10-digit (or branch 10-3) enterprise code.
+    if let (Some(tc), Some(lf)) = (&e.tax_code, e.legal_form)
+        && lf != LegalForm::HouseholdBusiness
+        && TaxCode::parse(tc).map(|t| t.kind()) == Ok(TaxCodeKind::Personal)
+    {
+        errors.push(user_error(
+            path("taxCode"),
+            "INVALID_TAX_CODE",
+            "invalid tax code: a 12-digit personal number is only for household businesses; companies and cooperatives have a 10-digit code (or 10-3 for a branch)",
+        ));
+    }
+    if let Some(s) = &f.sector {
+        e.sector = if blank(s) {
+            None
+        } else {
+            match parse_sector(s) {
+                Some(l) => Some(l.to_string()),
+                None => {
+                    errors.push(user_error(
+                        path("sector"),
+                        "INVALID_SECTOR",
+                        format!("{s:?} is not a VSIC section: give a letter from A to U."),
+                    ));
+                    None
+                }
+            }
+        };
+    }
+    if let Some(w) = &f.ward {
+        let w = clean(w);
+        if w.chars().count() > 100 {
+            errors.push(user_error(
+                path("ward"),
+                "TOO_LONG",
+                "A ward name has at most 100 characters.",
+            ));
+        }
+        e.ward = (!w.is_empty()).then_some(w);
+    }
+    if let Some(p) = &f.phone {
+        e.phone = if blank(p) {
+            None
+        } else {
+            match Phone::parse(p) {
+                Ok(p) => Some(p.into_string()),
+                Err(err) => {
+                    errors.push(user_error(path("phone"), err.code(), err.to_string()));
+                    None
+                }
+            }
+        };
+    }
+    if let Some(m) = &f.email {
+        e.email = if blank(m) {
+            None
+        } else {
+            match Email::parse(m) {
+                Ok(m) => Some(m.into_string()),
+                Err(err) => {
+                    errors.push(user_error(path("email"), err.code(), err.to_string()));
+                    None
+                }
+            }
+        };
+    }
+}
+
+fn input_path(name: &str) -> Vec<String> {
+    vec!["input".to_string(), name.to_string()]
+}
+
+pub(crate) fn search_key(e: &Enterprise) -> String {
+    fold(&format!(
+        "{} {}",
+        e.name,
+        e.tax_code.as_deref().unwrap_or_default()
+    ))
+}
+
+pub(crate) fn tax_code_taken(field: Vec<String>, code: &str) -> UserError {
+    user_error(
+        field,
+        "TAX_CODE_TAKEN",
+        format!("An enterprise with tax code {code} is already registered."),
+    )
+}
+
+/// The enterprise holding a tax code, if any (id, province).
+pub(crate) async fn by_tax_code(db: &Db, code: &str) -> Result<Option<(String, String)>> {
+    let row = sqlx::query("SELECT id, province_code FROM enterprises WHERE tax_code = $1")
+        .bind(code.to_string())
+        .fetch_optional(db.read())
+        .await?;
+    Ok(match row {
+        Some(r) => Some((r.try_get("id")?, r.try_get("province_code")?)),
+        None => None,
+    })
+}
+
+pub(crate) fn blank_enterprise(province: &str, now: i64) -> Enterprise {
+    Enterprise {
+        id: new_id(),
+        province_code: province.to_string(),
+        name: String::new(),
+        tax_code: None,
+        legal_form: None,
+        sector: None,
+        size_class: None,
+        ward: None,
+        phone: None,
+        email: None,
+        consent_share_sales: false,
+        consent_recorded_by: None,
+        consent_recorded_at: None,
+        consent_withdrawn_by: None,
+        consent_withdrawn_at: None,
+        first_support_day: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+pub(crate) async fn insert(tx: &mut Tx, e: &Enterprise, by: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO enterprises (id, province_code, name, search_key, tax_code, legal_form, sector, size_class, \
+         ward, phone, email, consent_share_sales, consent_recorded_by, consent_recorded_at, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+    )
+    .bind(e.id.clone())
+    .bind(e.province_code.clone())
+    .bind(e.name.clone())
+    .bind(search_key(e))
+    .bind(e.tax_code.clone())
+    .bind(e.legal_form.map(|l| l.as_str().to_string()))
+    .bind(e.sector.clone())
+    .bind(e.size_class.map(|s| s.as_str().to_string()))
+    .bind(e.ward.clone())
+    .bind(e.phone.clone())
+    .bind(e.email.clone())
+    .bind(e.consent_share_sales)
+    .bind(e.consent_recorded_by.clone())
+    .bind(e.consent_recorded_at)
+    .bind(by.to_string())
+    .bind(e.created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn update_row(tx: &mut Tx, e: &Enterprise) -> Result<()> {
+    sqlx::query(
+        "UPDATE enterprises SET name = $1, search_key = $2, tax_code = $3, legal_form = $4, sector = $5, \
+         size_class = $6, ward = $7, phone = $8, email = $9, consent_share_sales = $10, consent_recorded_by = $11, \
+         consent_recorded_at = $12, consent_withdrawn_by = $13, consent_withdrawn_at = $14, updated_at = $15 WHERE id = $16",
+    )
+    .bind(e.name.clone())
+    .bind(search_key(e))
+    .bind(e.tax_code.clone())
+    .bind(e.legal_form.map(|l| l.as_str().to_string()))
+    .bind(e.sector.clone())
+    .bind(e.size_class.map(|s| s.as_str().to_string()))
+    .bind(e.ward.clone())
+    .bind(e.phone.clone())
+    .bind(e.email.clone())
+    .bind(e.consent_share_sales)
+    .bind(e.consent_recorded_by.clone())
+    .bind(e.consent_recorded_at)
+    .bind(e.consent_withdrawn_by.clone())
+    .bind(e.consent_withdrawn_at)
+    .bind(e.updated_at)
+    .bind(e.id.clone())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Turns a unique violation on the tax code into `TAX_CODE_TAKEN`.
+fn map_unique(e: Error, field: Vec<String>, code: Option<&str>) -> Error {
+    match e.unique_violation() {
+        Some(c) if c.contains("tax_code") => {
+            Error::Invalid(vec![tax_code_taken(field, code.unwrap_or_default())])
+        }
+        _ => e,
+    }
+}
+
+/// Sets or withdraws consent on `e`, recording who and when.
+fn set_consent(e: &mut Enterprise, consent: bool, by: &str, now: i64) {
+    if consent && !e.consent_share_sales {
+        e.consent_share_sales = true;
+        e.consent_recorded_by = Some(by.to_string());
+        e.consent_recorded_at = Some(now);
+    } else if !consent && e.consent_share_sales {
+        e.consent_share_sales = false;
+        e.consent_withdrawn_by = Some(by.to_string());
+        e.consent_withdrawn_at = Some(now);
+    }
+}
+
+/// Registers an enterprise (staff of its province, admins).
+pub async fn create_enterprise(db: &Db, user: &User, input: NewEnterprise) -> Result<Enterprise> {
+    require_staff(user)?;
+    let mut errors = Vec::new();
+    let province = check_province(
+        &input.province_code,
+        input_path("provinceCode"),
+        &mut errors,
+    );
+    if errors.is_empty() {
+        require_province(user, &province)?;
+    }
+    let now = now_ms();
+    let mut e = blank_enterprise(&province, now);
+    let mut fields = input.fields.clone();
+    fields.name = Some(fields.name.unwrap_or_default());
+    apply_fields(&mut e, &fields, &input_path, &mut errors);
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    if let Some(tc) = &e.tax_code
+        && by_tax_code(db, tc).await?.is_some()
+    {
+        return Err(Error::Invalid(vec![tax_code_taken(
+            input_path("taxCode"),
+            tc,
+        )]));
+    }
+    if fields.consent_share_sales == Some(true) {
+        set_consent(&mut e, true, &user.id, now);
+    }
+    let mut tx = db.begin().await?;
+    insert(&mut tx, &e, &user.id)
+        .await
+        .map_err(|err| map_unique(err, input_path("taxCode"), e.tax_code.as_deref()))?;
+    tx.commit().await?;
+    Ok(e)
+}
+
+/// Changes an enterprise (staff of its province, admins). The province does not change.
+pub async fn update_enterprise(
+    db: &Db,
+    user: &User,
+    id: &str,
+    fields: EnterpriseFields,
+) -> Result<Enterprise> {
+    let mut e = load_for_staff(db, user, id).await?;
+    let mut errors = Vec::new();
+    apply_fields(&mut e, &fields, &input_path, &mut errors);
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    if let Some(tc) = &e.tax_code
+        && let Some((other, _)) = by_tax_code(db, tc).await?
+        && other != e.id
+    {
+        return Err(Error::Invalid(vec![tax_code_taken(
+            input_path("taxCode"),
+            tc,
+        )]));
+    }
+    let now = now_ms();
+    if let Some(c) = fields.consent_share_sales {
+        set_consent(&mut e, c, &user.id, now);
+    }
+    e.updated_at = now;
+    let mut tx = db.begin().await?;
+    update_row(&mut tx, &e)
+        .await
+        .map_err(|err| map_unique(err, input_path("taxCode"), e.tax_code.as_deref()))?;
+    tx.commit().await?;
+    Ok(e)
+}
+
+/// The owner withdraws the consent to share sales figures: from then on no view shows them.
+pub async fn withdraw_consent(db: &Db, user: &User, enterprise_id: &str) -> Result<Enterprise> {
+    let mut e = load(db, enterprise_id)
+        .await?
+        .ok_or(Error::NotFound("enterprise"))?;
+    if !is_owner_of(db, &user.id, &e.id).await? {
+        return Err(Error::Forbidden);
+    }
+    let now = now_ms();
+    set_consent(&mut e, false, &user.id, now);
+    e.updated_at = now;
+    let mut tx = db.begin().await?;
+    update_row(&mut tx, &e).await?;
+    tx.commit().await?;
+    Ok(e)
+}
+
+/// A page of a province's enterprises, by id; `query` matches folded names and tax codes.
+pub async fn list(
+    db: &Db,
+    user: &User,
+    province: &str,
+    first: Option<i64>,
+    after: Option<&str>,
+    query: Option<&str>,
+) -> Result<Vec<Enterprise>> {
+    require_province(user, province)?;
+    let limit = first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let q = query.map(fold).unwrap_or_default();
+    let sql = format!(
+        "SELECT {ENT_COLS} FROM enterprises e WHERE e.province_code = $1 AND e.id > $2 \
+         AND e.search_key LIKE '%' || $3 || '%' ORDER BY e.id LIMIT $4"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(province.trim().to_string())
+        .bind(after.map(str::trim).unwrap_or_default().to_string())
+        .bind(q)
+        .bind(limit)
+        .fetch_all(db.read())
+        .await?;
+    rows.iter().map(ent_from_row).collect()
+}
+
+/// The ids of the shops linked to an enterprise.
+pub async fn shop_ids(db: &Db, e: &Enterprise) -> Result<Vec<ShopId>> {
+    let rows = sqlx::query(
+        "SELECT shop_id FROM enterprise_shops WHERE province_code = $1 AND enterprise_id = $2 ORDER BY shop_id",
+    )
+    .bind(e.province_code.clone())
+    .bind(e.id.clone())
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| Ok(ShopId::new(r.try_get::<String, _>("shop_id")?)))
+        .collect()
+}
+
+/// Sales figures of a consenting enterprise, from the daily aggregates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Sales {
+    pub orders: i64,
+    pub revenue: i64,
+    pub orders_after_support: i64,
+    pub revenue_after_support: i64,
+}
+
+/// The enterprise's sales figures, or `None` when it does not consent to share them.
+pub async fn sales(db: &Db, e: &Enterprise) -> Result<Option<Sales>> {
+    if !e.consent_share_sales {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(orders), 0) AS BIGINT) AS o, CAST(COALESCE(SUM(revenue), 0) AS BIGINT) AS r, \
+         CAST(COALESCE(SUM(CASE WHEN day >= $3 THEN orders ELSE 0 END), 0) AS BIGINT) AS oa, \
+         CAST(COALESCE(SUM(CASE WHEN day >= $3 THEN revenue ELSE 0 END), 0) AS BIGINT) AS ra \
+         FROM enterprise_daily WHERE province_code = $1 AND enterprise_id = $2",
+    )
+    .bind(e.province_code.clone())
+    .bind(e.id.clone())
+    .bind(e.first_support_day.unwrap_or(i64::MAX))
+    .fetch_one(db.read())
+    .await?;
+    Ok(Some(Sales {
+        orders: row.try_get("o")?,
+        revenue: row.try_get("r")?,
+        orders_after_support: row.try_get("oa")?,
+        revenue_after_support: row.try_get("ra")?,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invites and the hooks called by accounts, shops and orders
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Invite {
+    pub code: String,
+    pub enterprise_id: String,
+    pub expires_at: i64,
+}
+
+fn normalize_code(code: &str) -> String {
+    code.trim().to_uppercase()
+}
+
+/// Creates an onboarding invite for an enterprise (staff of its province, admins).
+pub async fn create_invite(db: &Db, user: &User, enterprise_id: &str) -> Result<Invite> {
+    let e = load_for_staff(db, user, enterprise_id).await?;
+    let now = now_ms();
+    let inv = Invite {
+        code: random_hex(10).to_uppercase(),
+        enterprise_id: e.id.clone(),
+        expires_at: now + INVITE_TTL_MS,
+    };
+    sqlx::query(
+        "INSERT INTO enterprise_invites (code, province_code, enterprise_id, created_by, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(inv.code.clone())
+    .bind(e.province_code.clone())
+    .bind(e.id.clone())
+    .bind(user.id.clone())
+    .bind(now)
+    .bind(inv.expires_at)
+    .execute(db.write())
+    .await?;
+    Ok(inv)
+}
+
+/// Whether an invite code is live (used by `accounts::register`).
+pub async fn invite_valid(db: &Db, code: &str) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM enterprise_invites WHERE code = $1 AND expires_at > $2",
+    )
+    .bind(normalize_code(code))
+    .bind(now_ms())
+    .fetch_one(db.read())
+    .await?;
+    Ok(row.try_get::<i64, _>("n")? > 0)
+}
+
+/// Records that a new account registered with an invite: the shops it creates get linked.
+pub async fn redeem_invite(db: &Db, user_id: &str, code: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO invite_redemptions (user_id, enterprise_id, code, created_at) \
+         SELECT $1, i.enterprise_id, i.code, $3 FROM enterprise_invites i WHERE i.code = $2 \
+         ON CONFLICT (user_id) DO NOTHING",
+    )
+    .bind(user_id.to_string())
+    .bind(normalize_code(code))
+    .bind(now_ms())
+    .execute(db.write())
+    .await?;
+    Ok(())
+}
+
+/// Called by `shops::create_shop` in its transaction: links the new shop to the enterprise
+/// whose invite its owner registered with, if any.
+pub async fn on_shop_created(tx: &mut Tx, user_id: &str, shop_id: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO enterprise_shops (shop_id, enterprise_id, province_code, created_at) \
+         SELECT $2, r.enterprise_id, e.province_code, $3 FROM invite_redemptions r \
+         JOIN enterprises e ON e.id = r.enterprise_id WHERE r.user_id = $1 \
+         ON CONFLICT (shop_id) DO NOTHING",
+    )
+    .bind(user_id.to_string())
+    .bind(shop_id.to_string())
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Called by `shops::set_published` when a shop goes live: a linked enterprise gets its
+/// STOREFRONT support record, completed (status closed, note "auto"), once.
+pub async fn on_shop_published(db: &Db, shop_id: &ShopId) -> Result<()> {
+    let row = sqlx::query("SELECT enterprise_id FROM enterprise_shops WHERE shop_id = $1")
+        .bind(shop_id.as_str().to_string())
+        .fetch_optional(db.read())
+        .await?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let enterprise_id: String = row.try_get("enterprise_id")?;
+    records::auto_storefront(db, &enterprise_id).await
+}
+
+/// Called by `orders::place_order` in its transaction: adds the order to the day's aggregate
+/// of the enterprise the shop is linked to, if any (one indexed lookup and one upsert).
+pub async fn on_order(tx: &mut Tx, shop_id: &ShopId, total: i64, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO enterprise_daily (province_code, enterprise_id, day, orders, revenue) \
+         SELECT es.province_code, es.enterprise_id, $2, 1, $3 FROM enterprise_shops es WHERE es.shop_id = $1 \
+         ON CONFLICT (province_code, enterprise_id, day) DO UPDATE SET \
+         orders = enterprise_daily.orders + excluded.orders, revenue = enterprise_daily.revenue + excluded.revenue",
+    )
+    .bind(shop_id.as_str().to_string())
+    .bind(vn_day(now))
+    .bind(total)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsing() {
+        assert_eq!(parse_sector("c"), Some("C"));
+        assert_eq!(parse_sector("G - Bán buôn"), Some("G"));
+        assert_eq!(parse_sector("Xây dựng"), Some("F"));
+        assert_eq!(parse_sector("Z"), None);
+        assert_eq!(parse_sector("Cafe"), None);
+        assert_eq!(VSIC_SECTIONS.len(), 21);
+        assert_eq!(
+            LegalForm::parse("Hộ kinh doanh"),
+            Some(LegalForm::HouseholdBusiness)
+        );
+        assert_eq!(
+            LegalForm::parse("household_business"),
+            Some(LegalForm::HouseholdBusiness)
+        );
+        assert_eq!(SizeClass::parse("Siêu nhỏ"), Some(SizeClass::Micro));
+        assert_eq!(SizeClass::parse("nho"), Some(SizeClass::Small));
+        assert_eq!(date_to_day("1970-01-02"), Some(1));
+        assert_eq!(day_to_date(1), "1970-01-02");
+        assert_eq!(date_to_day("2025-13-01"), None);
+        assert_eq!(vn_day(17 * 3600 * 1000), 1);
+    }
+}

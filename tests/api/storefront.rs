@@ -1,0 +1,444 @@
+//! Storefront websites over HTTP: pages, escaping, headers, cart, checkout, confirmation,
+//! tracking, routing by host. (The browser walk-through is `tests/browser.rs`.)
+
+use serde_json::json;
+
+use crate::{
+    helpers::{TestApp, spawn_app_with},
+    orders::PLACE,
+    shops::{owner_with_shop, product, publish},
+    storage_tests,
+};
+
+/// A tiny browser: keeps cookies, follows nothing by itself.
+pub struct Visitor {
+    client: reqwest::Client,
+    cookies: Vec<(String, String)>,
+    pub base: String,
+    host: Option<String>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Page {
+    /// The value of the first hidden input named `name`.
+    pub fn input(&self, name: &str) -> String {
+        let at = self
+            .body
+            .find(&format!("name=\"{name}\""))
+            .unwrap_or_else(|| panic!("no input {name}"));
+        let tag_start = self.body[..at].rfind('<').unwrap();
+        let tag_end = at + self.body[at..].find('>').unwrap();
+        let tag = &self.body[tag_start..tag_end];
+        let v = tag.find("value=\"").map(|i| &tag[i + 7..]).unwrap_or("");
+        v[..v.find('"').unwrap_or(0)].to_string()
+    }
+}
+
+impl Visitor {
+    pub fn new(app: &TestApp) -> Visitor {
+        Visitor {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: vec![],
+            base: app.base.clone(),
+            host: None,
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn finish(&mut self, r: reqwest::Response) -> Page {
+        for sc in r.headers().get_all("set-cookie") {
+            let s = sc.to_str().unwrap();
+            let (kv, _) = s.split_once(';').unwrap_or((s, ""));
+            let (k, v) = kv.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != k);
+            self.cookies.push((k.to_string(), v.to_string()));
+        }
+        Page {
+            status: r.status().as_u16(),
+            location: r
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string()),
+            headers: r.headers().clone(),
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let mut req = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header());
+        if let Some(h) = &self.host {
+            req = req.header("host", h);
+        }
+        let r = req.send().await.unwrap();
+        self.finish(r).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(form);
+        if let Some(h) = &self.host {
+            req = req.header("host", h);
+        }
+        let r = req.send().await.unwrap();
+        self.finish(r).await
+    }
+}
+
+/// A published shop `tiem` with a product; returns (token, shop id, variant id).
+async fn shop_with_product(app: &TestApp, theme: &str) -> (String, String, String) {
+    let (token, shop) = owner_with_shop(app, "owner@example.vn", "Tiệm").await;
+    let (_, variant) = product(app, &token, &shop, "Bánh pía", "60000", 5).await;
+    publish(app, &token, &shop).await;
+    app.gql_as(&token, "mutation($s: ID!, $t: String!) { updateShop(shopId: $s, input: { theme: $t }) { userErrors { code } } }", json!({ "s": shop, "t": theme })).await;
+    (token, shop, variant)
+}
+
+storage_tests!(
+    pages_render_in_every_theme_and_escape_everything,
+    cart_checkout_confirmation_and_tracking,
+    unpublished_and_hosts
+);
+
+async fn pages_render_in_every_theme_and_escape_everything(app: TestApp) {
+    let (token, shop, _) = shop_with_product(&app, "warm").await;
+    let v = app
+        .gql_as(
+            &token,
+            "mutation($s: ID!, $i: ProductInput!) { createProduct(shopId: $s, input: $i) { product { handle } userErrors { code } } }",
+            json!({ "s": shop, "i": { "title": "<img src=x onerror=alert(1)>", "description": "<script>alert(2)</script> **đậm**", "published": true,
+                "variants": [{ "price": "99000", "compareAtPrice": "120000", "stock": 3 }] } }),
+        )
+        .await;
+    let xss = v["data"]["createProduct"]["product"]["handle"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for theme in ["warm", "grid", "minimal"] {
+        app.gql_as(&token, "mutation($s: ID!, $t: String!) { updateShop(shopId: $s, input: { theme: $t }) { userErrors { code } } }", json!({ "s": shop, "t": theme })).await;
+        let mut visitor = Visitor::new(&app);
+        for path in [
+            "/s/tiem/",
+            &format!("/s/tiem/products/{xss}"),
+            "/s/tiem/search?q=img",
+            "/s/tiem/cart",
+            "/s/tiem/track",
+        ] {
+            let p = visitor.get(path).await;
+            assert_eq!(p.status, 200, "{theme} {path}");
+            assert!(
+                !p.body.contains("<img src=x"),
+                "{theme} {path}: unescaped product name"
+            );
+            assert!(
+                !p.body.contains("<script>alert"),
+                "{theme} {path}: unescaped script"
+            );
+            let csp = p.headers["content-security-policy"].to_str().unwrap();
+            assert!(csp.contains("script-src 'self' 'nonce-"), "{csp}");
+            // Every inline script and style carries the page's nonce.
+            let nonce = csp
+                .split("'nonce-")
+                .nth(1)
+                .unwrap()
+                .split('\'')
+                .next()
+                .unwrap();
+            for tag in ["<script", "<style"] {
+                for part in p.body.split(tag).skip(1) {
+                    let open = &part[..part.find('>').unwrap()];
+                    if !open.contains("src=") {
+                        assert!(
+                            open.contains(&format!("nonce=\"{nonce}\"")),
+                            "{theme} {path}: {tag}{open}>"
+                        );
+                    }
+                }
+            }
+            assert!(p.body.contains("rel=\"canonical\""), "{theme} {path}");
+        }
+        let p = visitor.get(&format!("/s/tiem/products/{xss}")).await;
+        assert!(
+            p.body.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{theme}: the name shows as text"
+        );
+        assert!(
+            p.body.contains("<strong>đậm</strong>"),
+            "{theme}: safe Markdown"
+        );
+        assert!(p.body.contains("application/ld+json"), "{theme}");
+        let ld = p.body.split("application/ld+json").nth(1).unwrap();
+        let ld = &ld[ld.find('>').unwrap() + 1..ld.find("</script>").unwrap()];
+        let data: serde_json::Value = serde_json::from_str(ld).unwrap();
+        assert_eq!(data["@type"], "Product");
+        assert_eq!(data["name"], "<img src=x onerror=alert(1)>");
+        assert_eq!(data["offers"][0]["price"], "99000");
+        assert_eq!(data["offers"][0]["priceCurrency"], "VND");
+        assert_eq!(
+            data["offers"][0]["availability"],
+            "https://schema.org/InStock"
+        );
+        assert!(p.body.contains("og:title"), "{theme}");
+        assert!(p.body.contains("99.000"), "{theme}: price");
+        assert!(p.body.contains("120.000"), "{theme}: compare-at price");
+        let css = p
+            .body
+            .split("rel=\"stylesheet\"")
+            .next()
+            .map(|_| ())
+            .and(p.body.find("/static/themes/"));
+        let css_at = css.unwrap_or_else(|| panic!("{theme}: a hashed stylesheet"));
+        let href = &p.body[css_at..];
+        let href = &href[..href.find('"').unwrap()];
+        let r = app.client.get(app.url(href)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{href}");
+        assert!(
+            r.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        let missing = visitor.get("/s/tiem/products/no-such-thing").await;
+        assert_eq!(missing.status, 404, "{theme}");
+    }
+    let mut visitor = Visitor::new(&app);
+    let sm = visitor.get("/s/tiem/sitemap.xml").await;
+    assert!(
+        sm.body.contains(&format!("/s/tiem/products/{xss}</loc>"))
+            && sm.body.contains("/s/tiem/products/banh-pia"),
+        "{}",
+        sm.body
+    );
+    let robots = visitor.get("/s/tiem/robots.txt").await;
+    assert!(robots.body.contains("Sitemap: ") && robots.body.contains("/s/tiem/sitemap.xml"));
+}
+
+async fn cart_checkout_confirmation_and_tracking(app: TestApp) {
+    let (token, shop, _) = shop_with_product(&app, "grid").await;
+    app.gql_as(&token, "mutation($s: ID!) { updateShopPayments(shopId: $s, input: { bankBin: \"970436\", bankAccountNumber: \"0011001234567\", bankAccountName: \"NGUYEN VAN A\" }) { userErrors { code } } }", json!({ "s": shop })).await;
+    let mut v = Visitor::new(&app);
+    let p = v.get("/s/tiem/products/banh-pia").await;
+    let csrf = p.input("csrf");
+    let variant = p.input("variant_id");
+    // Without the CSRF token nothing happens.
+    let refused = v
+        .post(
+            "/s/tiem/cart/add",
+            &[("variant_id", &variant), ("quantity", "2")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    let added = v
+        .post(
+            "/s/tiem/cart/add",
+            &[("csrf", &csrf), ("variant_id", &variant), ("quantity", "2")],
+        )
+        .await;
+    assert_eq!(added.status, 303);
+    let cart = v.get("/s/tiem/cart").await;
+    assert!(
+        cart.body.contains("Bánh pía") && cart.body.contains("120.000"),
+        "{}",
+        cart.body
+    );
+    let form = v.get("/s/tiem/checkout").await;
+    assert_eq!(form.status, 200);
+    let key = form.input("key");
+    assert!(form.body.contains("name=\"province\""));
+    // A bad phone: the form comes back with the error next to it and what was typed.
+    let bad = v
+        .post(
+            "/s/tiem/checkout",
+            &[
+                ("csrf", &csrf),
+                ("key", &key),
+                ("name", "Trần Văn Khách"),
+                ("phone", "12345"),
+                ("email", ""),
+                ("line1", "12 Lê Lợi"),
+                ("ward", "Phú Hội"),
+                ("province", "46"),
+                ("note", "Giao giờ hành chính"),
+                ("payment_method", "BANK_TRANSFER"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.body.contains("Số điện thoại"),
+        "the error in Vietnamese"
+    );
+    assert!(
+        bad.body.contains("Trần Văn Khách")
+            && bad.body.contains("12 Lê Lợi")
+            && bad.body.contains("Giao giờ hành chính"),
+        "typed values kept"
+    );
+    assert_eq!(app.count("orders").await, 0);
+    let good = [
+        ("csrf", csrf.as_str()),
+        ("key", key.as_str()),
+        ("name", "Trần Văn Khách"),
+        ("phone", "0912345678"),
+        ("email", ""),
+        ("line1", "12 Lê Lợi"),
+        ("ward", "Phú Hội"),
+        ("province", "46"),
+        ("note", ""),
+        ("payment_method", "BANK_TRANSFER"),
+    ];
+    let done = v.post("/s/tiem/checkout", &good).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let confirmation = done.location.unwrap();
+    assert!(
+        confirmation.starts_with("/s/tiem/orders/1001?k="),
+        "{confirmation}"
+    );
+    // Submitting the same form again (a double click) makes no second order.
+    let again = v.post("/s/tiem/checkout", &good).await;
+    assert_eq!(again.location.as_deref(), Some(confirmation.as_str()));
+    assert_eq!(app.count("orders").await, 1);
+    let page = v.get(&confirmation).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("#1001")
+            && page.body.contains("<svg")
+            && page.body.contains("DH1001")
+            && page.body.contains("0011001234567"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("0912345678"),
+        "no personal data on the page"
+    );
+    // Without the key the confirmation is not shown.
+    assert_eq!(v.get("/s/tiem/orders/1001").await.status, 404);
+    assert_eq!(v.get("/s/tiem/orders/1001?k=0000").await.status, 404);
+    // The cart is empty now; the stock went down.
+    assert!(
+        v.get("/s/tiem/checkout").await.location.is_some(),
+        "empty cart → back to the cart"
+    );
+    let stock = app
+        .gql_as(
+            &token,
+            "{ shop(slug: \"tiem\") { product(handle: \"banh-pia\") { variants { stock } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(stock["data"]["shop"]["product"]["variants"][0]["stock"], 3);
+    // Tracking.
+    let t = v
+        .get("/s/tiem/track?number=%231001&phone=0912+345+678")
+        .await;
+    assert!(
+        t.body.contains("#1001") && t.body.contains("Bánh pía"),
+        "{}",
+        t.body
+    );
+    let t = v.get("/s/tiem/track?number=1001&phone=0987654321").await;
+    assert!(!t.body.contains("Bánh pía"));
+    // Stock re-checked in the cart: someone else buys the rest.
+    let p = v.get("/s/tiem/products/banh-pia").await;
+    v.post(
+        "/s/tiem/cart/add",
+        &[
+            ("csrf", &p.input("csrf")),
+            ("variant_id", &p.input("variant_id")),
+            ("quantity", "3"),
+        ],
+    )
+    .await;
+    let mut input = crate::orders::order_input(
+        &format!("{shop}:{variant}", variant = p.input("variant_id")),
+        2,
+    );
+    input["shopSlug"] = json!("tiem");
+    let r = app.gql(PLACE, json!({ "i": input })).await;
+    assert_eq!(r["data"]["placeOrder"]["userErrors"], json!([]), "{r}");
+    let cart = v.get("/s/tiem/cart").await;
+    assert!(cart.body.contains("Chỉ còn 1"), "{}", cart.body);
+}
+
+async fn unpublished_and_hosts(app: TestApp) {
+    let (token, shop) = owner_with_shop(&app, "owner@example.vn", "Tiệm Ẩn").await;
+    product(&app, &token, &shop, "Bánh", "1000", 1).await;
+    let mut v = Visitor::new(&app);
+    assert_eq!(v.get("/s/tiem-an/").await.status, 404, "unpublished");
+    assert_eq!(v.get("/s/no-such-shop/").await.status, 404);
+    // Members preview it while signed in.
+    v.cookies.push(("choso_session".into(), token.clone()));
+    assert_eq!(v.get("/s/tiem-an/").await.status, 200, "member preview");
+    publish(&app, &token, &shop).await;
+    let mut v = Visitor::new(&app);
+    assert_eq!(
+        v.get("/s/tiem-an").await.status,
+        200,
+        "with or without the trailing slash"
+    );
+    // A custom domain picks the shop from the Host header.
+    let r = app.gql_as(&token, "mutation($s: ID!) { addShopDomain(shopId: $s, domain: \"Banh.Example.VN\") { domains userErrors { code } } }", json!({ "s": shop })).await;
+    assert_eq!(
+        r["data"]["addShopDomain"]["domains"],
+        json!(["banh.example.vn"]),
+        "{r}"
+    );
+    for bad in ["not a domain", "-x.vn", "localhost"] {
+        let r = app.gql_as(&token, "mutation($s: ID!, $d: String!) { addShopDomain(shopId: $s, domain: $d) { userErrors { code } } }", json!({ "s": shop, "d": bad })).await;
+        assert_eq!(
+            r["data"]["addShopDomain"]["userErrors"][0]["code"], "INVALID_DOMAIN",
+            "{bad}"
+        );
+    }
+    v.host = Some("banh.example.vn".into());
+    let home = v.get("/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Tiệm Ẩn"));
+    assert!(
+        home.body.contains("href=\"/products/banh\""),
+        "links start at the root on the shop's own host: {}",
+        home.body
+    );
+    v.host = Some("unknown.example.vn".into());
+    assert_eq!(v.get("/").await.status, 404);
+}
+
+/// `{slug}.{CHOSO_BASE_DOMAIN}` reaches the shop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subdomains_of_the_base_domain() {
+    let app = spawn_app_with(choso_services::Backend::Sqlite, |c| {
+        c.base_domain = Some("choso.test".into())
+    })
+    .await
+    .unwrap();
+    let (_token, _, _) = shop_with_product(&app, "minimal").await;
+    let mut v = Visitor::new(&app);
+    v.host = Some("tiem.choso.test:8080".into());
+    let p = v.get("/products/banh-pia").await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("Bánh pía"));
+    v.host = Some("nope.choso.test".into());
+    assert_eq!(v.get("/").await.status, 404);
+}
