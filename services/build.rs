@@ -2,5 +2,5 @@
 //! does not track by itself.
 fn main() {
     println!("cargo:rerun-if-changed=../migrations");
-    println!("cargo:rerun-if-changed=data");
+    println!("cargo:rerun-if-changed=reference");
 }

@@ -1,13 +1,13 @@
 //! Vietnamese banks by NAPAS BIN (the 6-digit bank identifier that VietQR payloads carry under
 //! tag 38, and that shops pick when they enter their bank account).
 //!
-//! The data is `services/data/banks.tsv` (a copy of `shared/domain/banks.tsv`: `bin`,
+//! The data is `services/reference/banks.tsv` (a copy of `shared/domain/banks.tsv`: `bin`,
 //! `short_name`, `name`), compiled in and parsed once. Beware the common mix-up: 970422 is MB
 //! (Ngân hàng TMCP Quân đội), 970407 is Techcombank.
 
 use std::sync::OnceLock;
 
-const TSV: &str = include_str!("../data/banks.tsv");
+const TSV: &str = include_str!("../reference/banks.tsv");
 
 /// One bank of the NAPAS network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

@@ -1,13 +1,13 @@
 //! The 34 provincial-level units in force since 1 July 2025, and the pre-2025 units each was
 //! formed from (so an old address maps to its current province). The data is
-//! `services/data/provinces.tsv` (a copy of `shared/domain/provinces.tsv`), compiled in and
+//! `services/reference/provinces.tsv` (a copy of `shared/domain/provinces.tsv`), compiled in and
 //! written to the `provinces` reference tables at every migration.
 
 use std::sync::OnceLock;
 
 use crate::{db::Db, error::Result};
 
-const TSV: &str = include_str!("../data/provinces.tsv");
+const TSV: &str = include_str!("../reference/provinces.tsv");
 
 /// One current provincial-level unit.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
