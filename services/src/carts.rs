@@ -178,6 +178,16 @@ pub async fn set(
     Ok(())
 }
 
+/// Units in the cart (the header's count): one statement, whatever the number of lines.
+pub async fn count(db: &Db, shop: &ShopId, cart_id: &str) -> Result<i64> {
+    let row = sqlx::query("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) AS n FROM cart_lines WHERE shop_id = $1 AND cart_id = $2")
+        .bind(shop.as_str().to_string())
+        .bind(cart_id.to_string())
+        .fetch_one(db.read())
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
 /// Empties the cart (after an order).
 pub async fn clear(db: &Db, shop: &ShopId, cart_id: &str) -> Result<()> {
     sqlx::query("DELETE FROM cart_lines WHERE shop_id = $1 AND cart_id = $2")

@@ -99,9 +99,8 @@ impl Visit {
         let collections = catalog::collections(&self.st.db, &s.id)
             .await
             .unwrap_or_default();
-        let cart_count = carts::view(&self.st.db, s, &self.sid)
+        let cart_count = carts::count(&self.st.db, &s.id, &self.sid)
             .await
-            .map(|c| c.count())
             .unwrap_or(0);
         let address = [
             s.address_line.clone(),

@@ -151,6 +151,14 @@ fn load_all(source: &Source) -> HashMap<String, Arc<Theme>> {
                 .collect()
         })
         .unwrap_or_default();
+    let shared_static: HashMap<String, Vec<u8>> = by_theme
+        .get("_shared")
+        .map(|fs| {
+            fs.iter()
+                .filter_map(|(p, b)| Some((p.strip_prefix("static/")?.to_string(), b.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut out = HashMap::new();
     for (name, fs) in &by_theme {
         let Some(toml) = fs
@@ -168,6 +176,12 @@ fn load_all(source: &Source) -> HashMap<String, Arc<Theme>> {
             if let Some(t) = p.strip_prefix("templates/") {
                 templates.insert(t.to_string(), String::from_utf8_lossy(b).into_owned());
             } else if let Some(file) = p.strip_prefix("static/") {
+                let expanded = if file.ends_with(".css") {
+                    expand_includes(b, &shared_static)
+                } else {
+                    b.clone()
+                };
+                let b = &expanded;
                 let hash = crate::storefront::security::hex(&Sha256::digest(b)[..5]);
                 let hashed = match file.rsplit_once('.') {
                     Some((stem, ext)) => format!("{}.{hash}.{ext}", stem.replace('/', "-")),
@@ -254,6 +268,38 @@ fn html_formatter(
     }
 }
 
+/// Replaces each line `/*! include NAME */` of a stylesheet with `themes/_shared/static/NAME`,
+/// in place, so rules every theme shares live once and each theme keeps its cascade order.
+fn expand_includes(css: &[u8], shared: &HashMap<String, Vec<u8>>) -> Vec<u8> {
+    let text = String::from_utf8_lossy(css);
+    let mut out = String::with_capacity(css.len());
+    for line in text.split_inclusive('\n') {
+        let name = line
+            .trim()
+            .strip_prefix("/*! include ")
+            .and_then(|r| r.strip_suffix("*/"))
+            .map(str::trim);
+        match name.and_then(|n| shared.get(n)) {
+            Some(inc) => {
+                out.push_str(&String::from_utf8_lossy(inc));
+                if !out.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            None => {
+                if let Some(n) = name {
+                    tracing::error!(
+                        file = n,
+                        "stylesheet includes a file that themes/_shared/static does not have"
+                    );
+                }
+                out.push_str(line);
+            }
+        }
+    }
+    out.into_bytes()
+}
+
 impl Themes {
     /// Embedded themes, or the folder in `CHOSO_THEMES_DIR`.
     pub fn from_env() -> Themes {
@@ -281,5 +327,38 @@ impl Themes {
         let mut v: Vec<String> = self.loaded.keys().cloned().collect();
         v.sort();
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_rules_are_inlined_in_every_theme() {
+        let themes = Themes::new(Source::Embedded);
+        for name in ["warm", "grid", "minimal"] {
+            let t = themes.get(name).expect("theme");
+            let url = t.asset_urls.get("theme.css").expect("theme.css");
+            let hashed = url.rsplit('/').next().unwrap();
+            let css = String::from_utf8(t.asset(hashed).unwrap().bytes.clone()).unwrap();
+            assert!(!css.contains("/*! include"), "{name}: include expanded");
+            assert!(
+                css.contains("/* ---- Checkout"),
+                "{name}: shared rules present"
+            );
+            let base = css.find("/* ---- Base").unwrap();
+            let order = css.find("/* ---- Order").unwrap();
+            assert!(base < order, "{name}: shared rules keep their place");
+        }
+    }
+
+    #[test]
+    fn unknown_includes_stay_as_comments() {
+        let out = expand_includes(b"a{}\n/*! include nope.css */\nb{}\n", &HashMap::new());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a{}\n/*! include nope.css */\nb{}\n"
+        );
     }
 }
