@@ -262,6 +262,11 @@ async fn cart_checkout_confirmation_and_tracking(app: TestApp) {
         "{}",
         cart.body
     );
+    assert!(
+        cart.body
+            .contains("<span class=\"cart-count\" aria-hidden=\"true\">2</span>"),
+        "the header counts 2 units"
+    );
     let form = v.get("/s/tiem/checkout").await;
     assert_eq!(form.status, 200);
     let key = form.input("key");
