@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod graphql_http;
 pub mod health;

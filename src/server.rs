@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/uploads/{shop}/{file}", get(uploads_http::serve))
         .route("/webhooks/stripe", post(crate::webhooks_stripe::stripe))
         .route("/webhooks/bank/{shop}", post(crate::webhooks_bank::bank));
+    let routes = crate::console::mount(routes);
     let routes = crate::storefront::mount(routes, state.clone())
         .route_layer(middleware::from_fn_with_state(
             state.metrics.clone(),

@@ -1,5 +1,7 @@
-//! Storefront security: the signed visitor cookie (`choso_sid`, which also keys the cart),
-//! CSRF tokens derived from it, CSP nonces, and the response headers every page carries.
+//! Storefront and console security: the signed visitor cookie (`choso_sid`, which also keys
+//! the cart and is the console's pre-session key), CSRF tokens derived from it (and, in the
+//! console, from the session token), cookie parsing and writing, CSP nonces, and the
+//! response headers every page carries.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use hmac::{Hmac, KeyInit, Mac};
@@ -21,7 +23,8 @@ fn mac(secret: &str, parts: &[&[u8]]) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
-fn same(a: &str, b: &str) -> bool {
+/// Constant-time string equality (for tokens and signatures).
+pub fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -54,6 +57,41 @@ pub fn csrf_token(secret: &str, sid: &str) -> String {
 
 pub fn check_csrf(secret: &str, sid: &str, token: &str) -> bool {
     same(&csrf_token(secret, sid), token)
+}
+
+/// The console's CSRF token for a key: `s:{session token}` when signed in, `v:{visitor id}`
+/// before (sign-in, sign-up and password reset forms).
+pub fn console_csrf(secret: &str, key: &str) -> String {
+    hex(&mac(secret, &[b"console-csrf", key.as_bytes()])[..16])
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure when `secure`; `max_age`
+/// 0 deletes the cookie, `None` makes it last as long as the browser session.
+pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(a) = max_age {
+        c.push_str(&format!("; Max-Age={a}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// Lets a page be shown in a frame of the platform's own pages (the console's theme
+/// preview) instead of nowhere.
+pub fn allow_same_origin_framing(h: &mut HeaderMap) {
+    let csp = h
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.replace("frame-ancestors 'none'", "frame-ancestors 'self'"));
+    if let Some(v) = csp.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
 }
 
 /// A cookie's value from the request headers.

@@ -1,7 +1,8 @@
 //! Storefront themes: minijinja templates, static assets with content-hashed names, and
 //! locale tables, embedded in the binary from `themes/` (or read from `CHOSO_THEMES_DIR` on
 //! every request, for theme development). Template names resolve inside the theme first,
-//! then in `themes/_shared/templates/`.
+//! then in `themes/_shared/templates/`. The back-office console's bundle
+//! (`themes/console/`, no `theme.toml`) is loaded by the same code: [`Themes::console`].
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -68,6 +69,7 @@ pub enum Source {
 pub struct Themes {
     source: Source,
     loaded: Arc<HashMap<String, Arc<Theme>>>,
+    console: Option<Arc<Theme>>,
 }
 
 fn mime(name: &str) -> &'static str {
@@ -168,76 +170,115 @@ fn load_all(source: &Source) -> HashMap<String, Arc<Theme>> {
         else {
             continue;
         };
-        let mut templates = shared.clone();
-        let mut assets = HashMap::new();
-        let mut asset_urls = BTreeMap::new();
-        let mut locales = HashMap::new();
-        for (p, b) in fs {
-            if let Some(t) = p.strip_prefix("templates/") {
-                templates.insert(t.to_string(), String::from_utf8_lossy(b).into_owned());
-            } else if let Some(file) = p.strip_prefix("static/") {
-                let expanded = if file.ends_with(".css") {
-                    expand_includes(b, &shared_static)
-                } else {
-                    b.clone()
-                };
-                let b = &expanded;
-                let hash = crate::storefront::security::hex(&Sha256::digest(b)[..5]);
-                let hashed = match file.rsplit_once('.') {
-                    Some((stem, ext)) => format!("{}.{hash}.{ext}", stem.replace('/', "-")),
-                    None => format!("{file}.{hash}"),
-                };
-                asset_urls.insert(file.to_string(), format!("/static/themes/{name}/{hashed}"));
-                assets.insert(
-                    hashed,
-                    Asset {
-                        bytes: b.clone(),
-                        mime: mime(file),
-                    },
-                );
-            } else if let Some(l) = p
-                .strip_prefix("locales/")
-                .and_then(|l| l.strip_suffix(".json"))
-            {
-                match serde_json::from_slice(b) {
-                    Ok(v) => {
-                        locales.insert(l.to_string(), v);
-                    }
-                    Err(e) => {
-                        tracing::error!(theme = %name, locale = l, error = %e, "bad locale file")
-                    }
+        let mut theme = build(
+            name,
+            fs,
+            shared.clone(),
+            &shared_static,
+            &format!("/static/themes/{name}"),
+        );
+        theme.title = toml_value(&toml, "title").unwrap_or_else(|| name.clone());
+        if let Some(p) = toml_value(&toml, "default_primary") {
+            theme.default_primary = p;
+        }
+        if let Some(a) = toml_value(&toml, "default_accent") {
+            theme.default_accent = a;
+        }
+        out.insert(name.clone(), Arc::new(theme));
+    }
+    out
+}
+
+/// One bundle of templates, static files (served under `url_prefix` with hashed names) and
+/// locale tables: a storefront theme, or the console (`themes/console/`).
+fn build(
+    name: &str,
+    fs: &[(String, Vec<u8>)],
+    mut templates: HashMap<String, String>,
+    shared_static: &HashMap<String, Vec<u8>>,
+    url_prefix: &str,
+) -> Theme {
+    let mut assets = HashMap::new();
+    let mut asset_urls = BTreeMap::new();
+    let mut locales = HashMap::new();
+    for (p, b) in fs {
+        if let Some(t) = p.strip_prefix("templates/") {
+            templates.insert(t.to_string(), String::from_utf8_lossy(b).into_owned());
+        } else if let Some(file) = p.strip_prefix("static/") {
+            let expanded = if file.ends_with(".css") {
+                expand_includes(b, shared_static)
+            } else {
+                b.clone()
+            };
+            let b = &expanded;
+            let hash = crate::storefront::security::hex(&Sha256::digest(b)[..5]);
+            let hashed = match file.rsplit_once('.') {
+                Some((stem, ext)) => format!("{}.{hash}.{ext}", stem.replace('/', "-")),
+                None => format!("{file}.{hash}"),
+            };
+            asset_urls.insert(file.to_string(), format!("{url_prefix}/{hashed}"));
+            assets.insert(
+                hashed,
+                Asset {
+                    bytes: b.clone(),
+                    mime: mime(file),
+                },
+            );
+        } else if let Some(l) = p
+            .strip_prefix("locales/")
+            .and_then(|l| l.strip_suffix(".json"))
+        {
+            match serde_json::from_slice(b) {
+                Ok(v) => {
+                    locales.insert(l.to_string(), v);
+                }
+                Err(e) => {
+                    tracing::error!(theme = %name, locale = l, error = %e, "bad locale file")
                 }
             }
         }
-        let mut env = Environment::new();
-        let templates = Arc::new(templates);
-        env.set_loader(move |n| Ok(templates.get(n).cloned()));
-        env.set_auto_escape_callback(|n| {
-            if n.ends_with(".html") || n.ends_with(".xml") {
-                minijinja::AutoEscape::Html
-            } else {
-                minijinja::AutoEscape::None
-            }
-        });
-        env.set_recursion_limit(50);
-        env.set_formatter(html_formatter);
-        out.insert(
-            name.clone(),
-            Arc::new(Theme {
-                name: name.clone(),
-                title: toml_value(&toml, "title").unwrap_or_else(|| name.clone()),
-                default_primary: toml_value(&toml, "default_primary")
-                    .unwrap_or_else(|| "#8a3b12".into()),
-                default_accent: toml_value(&toml, "default_accent")
-                    .unwrap_or_else(|| "#d9a441".into()),
-                env,
-                assets,
-                asset_urls,
-                locales,
-            }),
-        );
     }
-    out
+    let mut env = Environment::new();
+    let templates = Arc::new(templates);
+    env.set_loader(move |n| Ok(templates.get(n).cloned()));
+    env.set_auto_escape_callback(|n| {
+        if n.ends_with(".html") || n.ends_with(".xml") {
+            minijinja::AutoEscape::Html
+        } else {
+            minijinja::AutoEscape::None
+        }
+    });
+    env.set_recursion_limit(50);
+    env.set_formatter(html_formatter);
+    Theme {
+        name: name.to_string(),
+        title: name.to_string(),
+        default_primary: "#8a3b12".into(),
+        default_accent: "#d9a441".into(),
+        env,
+        assets,
+        asset_urls,
+        locales,
+    }
+}
+
+/// The console bundle (`themes/console/`: templates, static, locales), its assets served
+/// under `/console/static/`.
+fn load_console(source: &Source) -> Option<Theme> {
+    let fs: Vec<(String, Vec<u8>)> = files(source)
+        .into_iter()
+        .filter_map(|(p, b)| Some((p.strip_prefix("console/")?.to_string(), b)))
+        .collect();
+    if fs.is_empty() {
+        return None;
+    }
+    Some(build(
+        "console",
+        &fs,
+        HashMap::new(),
+        &HashMap::new(),
+        "/console/static",
+    ))
 }
 
 /// Escapes `& < > " '` in strings under HTML autoescape (minijinja's default also escapes
@@ -311,7 +352,12 @@ impl Themes {
 
     pub fn new(source: Source) -> Themes {
         let loaded = Arc::new(load_all(&source));
-        Themes { source, loaded }
+        let console = load_console(&source).map(Arc::new);
+        Themes {
+            source,
+            loaded,
+            console,
+        }
     }
 
     /// A theme by name (re-read from disk each time when developing from a folder).
@@ -319,6 +365,15 @@ impl Themes {
         match &self.source {
             Source::Embedded => self.loaded.get(name).cloned(),
             Source::Dir(_) => load_all(&self.source).remove(name),
+        }
+    }
+
+    /// The console's templates, static files and locales (re-read from disk each time when
+    /// developing from a folder).
+    pub fn console(&self) -> Option<Arc<Theme>> {
+        match &self.source {
+            Source::Embedded => self.console.clone(),
+            Source::Dir(_) => load_console(&self.source).map(Arc::new),
         }
     }
 

@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod catalog;
 mod cli;
+mod console;
 mod graphql_server;
 mod notify;
 mod ops;
