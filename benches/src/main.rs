@@ -8,10 +8,13 @@
 //!
 //! Usage: `cargo build --release && cargo run --release -p choso-bench -- [scenario…]
 //!        [--backend sqlite|postgres|both] [--seconds N] [--connections N] [--shops N] [--products N]`
-//! Scenarios: healthz, home-page, product-page, graphql-products, place-order (default: all). PostgreSQL: `CHOSO_BENCH_POSTGRES_URL`
+//! Scenarios: healthz, home-page, product-page, graphql-products, place-order (default: all).
+//! `choso-bench province-dashboard` times the province dashboard at 1×, 10× and 100× data
+//! (see `province.rs`). PostgreSQL: `CHOSO_BENCH_POSTGRES_URL`
 //! or `CHOSO_TEST_POSTGRES_URL` (a server database to create the bench database from).
 
 mod load;
+mod province;
 mod server;
 
 use std::time::Duration;
@@ -89,6 +92,14 @@ fn parse_args() -> Result<Args, String> {
 
 #[tokio::main]
 async fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("province-dashboard") {
+        if let Err(e) = province::run_cli(&argv[1..]).await {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {

@@ -33,34 +33,8 @@ fn choso_binary() -> std::path::PathBuf {
 
 impl ChildServer {
     pub async fn start(backend: Backend) -> Result<Option<ChildServer>, String> {
-        let dir = std::env::temp_dir().join(format!("choso-bench-{}", ulid::Ulid::generate()));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let url = match backend {
-            Backend::Sqlite => format!("sqlite://{}/bench.db?mode=rwc", dir.display()),
-            Backend::Postgres => {
-                let Some(admin) = std::env::var("CHOSO_BENCH_POSTGRES_URL")
-                    .or_else(|_| std::env::var("CHOSO_TEST_POSTGRES_URL"))
-                    .ok()
-                else {
-                    return Ok(None);
-                };
-                let name = format!(
-                    "choso_bench_{}",
-                    ulid::Ulid::generate().to_string().to_lowercase()
-                );
-                let status = Command::new("psql")
-                    .args([admin.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
-                    .status()
-                    .map_err(|e| format!("psql: {e}"))?;
-                if !status.success() {
-                    return Err("CREATE DATABASE failed".into());
-                }
-                let base = admin
-                    .rsplit_once('/')
-                    .map(|(b, _)| b.to_string())
-                    .unwrap_or(admin);
-                format!("{base}/{name}")
-            }
+        let Some((url, dir)) = fresh_database(backend)? else {
+            return Ok(None);
         };
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -238,4 +212,40 @@ pub async fn seed(base: &str, shops: usize, products: usize) -> Result<Seeded, S
         variants,
         handles,
     })
+}
+
+/// A new, empty database for a run: an SQLite file in a new temp folder, or a new database on
+/// the PostgreSQL server named by `CHOSO_BENCH_POSTGRES_URL` / `CHOSO_TEST_POSTGRES_URL`
+/// (`None` when neither is set). Returns its URL and the temp folder.
+pub fn fresh_database(backend: Backend) -> Result<Option<(String, std::path::PathBuf)>, String> {
+    let dir = std::env::temp_dir().join(format!("choso-bench-{}", ulid::Ulid::generate()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}/bench.db?mode=rwc", dir.display()),
+        Backend::Postgres => {
+            let Some(admin) = std::env::var("CHOSO_BENCH_POSTGRES_URL")
+                .or_else(|_| std::env::var("CHOSO_TEST_POSTGRES_URL"))
+                .ok()
+            else {
+                return Ok(None);
+            };
+            let name = format!(
+                "choso_bench_{}",
+                ulid::Ulid::generate().to_string().to_lowercase()
+            );
+            let status = Command::new("psql")
+                .args([admin.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
+                .status()
+                .map_err(|e| format!("psql: {e}"))?;
+            if !status.success() {
+                return Err("CREATE DATABASE failed".into());
+            }
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or(admin);
+            format!("{base}/{name}")
+        }
+    };
+    Ok(Some((url, dir)))
 }

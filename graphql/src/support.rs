@@ -4,9 +4,18 @@
 //! province or admins (`FORBIDDEN` otherwise), owners only their own enterprise.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use choso_services::support::{
-    self as svc, LegalForm as SvcLegalForm, SizeClass as SvcSizeClass, Status as SvcStatus,
-    SupportKind as SvcKind, dashboard as dash, exchange, records,
+use std::collections::HashMap;
+
+use async_graphql::Result as GqlResult;
+use choso_services::{
+    ShopId,
+    accounts::Role,
+    support::{
+        self as svc, LegalForm as SvcLegalForm, SizeClass as SvcSizeClass, Status as SvcStatus,
+        SupportKind as SvcKind, dashboard as dash, exchange,
+        readiness::{self, Framework as SvcFramework},
+        records,
+    },
 };
 
 use crate::{
@@ -50,6 +59,40 @@ mirror_enum!(
     [Company, Cooperative, HouseholdBusiness]
 );
 mirror_enum!(SizeClass, SvcSizeClass, [Micro, Small, Medium]);
+
+/// The framework a readiness assessment was made under.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ReadinessFramework {
+    /// Decision 1970/QĐ-BTTTT (2021): six pillars, levels 0–5.
+    #[graphql(name = "DBI_2021")]
+    Dbi2021,
+    /// Decision 2158/QĐ-BTTTT (2023): seven pillars P1–P7, levels 0–5.
+    #[graphql(name = "DBI_2023")]
+    Dbi2023,
+    /// Decision 1567/QĐ-BKHCN (2025): a score of the digital tools in use.
+    #[graphql(name = "DBI_2025")]
+    Dbi2025,
+}
+
+impl From<ReadinessFramework> for SvcFramework {
+    fn from(x: ReadinessFramework) -> Self {
+        match x {
+            ReadinessFramework::Dbi2021 => SvcFramework::Dbi2021,
+            ReadinessFramework::Dbi2023 => SvcFramework::Dbi2023,
+            ReadinessFramework::Dbi2025 => SvcFramework::Dbi2025,
+        }
+    }
+}
+
+impl From<SvcFramework> for ReadinessFramework {
+    fn from(x: SvcFramework) -> Self {
+        match x {
+            SvcFramework::Dbi2021 => ReadinessFramework::Dbi2021,
+            SvcFramework::Dbi2023 => ReadinessFramework::Dbi2023,
+            SvcFramework::Dbi2025 => ReadinessFramework::Dbi2025,
+        }
+    }
+}
 mirror_enum!(
     SupportStatus,
     SvcStatus,
@@ -58,8 +101,190 @@ mirror_enum!(
     ]
 );
 
-/// An enterprise of the register.
-pub struct Enterprise(pub svc::Enterprise);
+/// An enterprise of the register, with what a list page preloaded for all its rows (so the
+/// children of a page cost one statement each, not one per enterprise).
+pub struct Enterprise(pub svc::Enterprise, pub Preload);
+
+#[derive(Default)]
+pub struct Preload {
+    shops: Option<Vec<Shop>>,
+    supports: Option<Vec<records::SupportRecord>>,
+    readiness: Option<Vec<readiness::Assessment>>,
+}
+
+impl Enterprise {
+    pub fn new(e: svc::Enterprise) -> Self {
+        Enterprise(e, Preload::default())
+    }
+
+    /// A page of enterprises with the children the query asks for loaded in one statement
+    /// each (province staff and admins only reach lists).
+    async fn page(ctx: &Context<'_>, list: Vec<svc::Enterprise>) -> GqlResult<Vec<Enterprise>> {
+        let Some(first) = list.first() else {
+            return Ok(Vec::new());
+        };
+        let province = first.province_code.clone();
+        let ids: Vec<String> = list.iter().map(|e| e.id.clone()).collect();
+        let look = ctx.look_ahead();
+        let mut shops: HashMap<String, Vec<Shop>> = HashMap::new();
+        if look.field("shops").exists() {
+            let by_ent = svc::shop_ids_for(db(ctx), &province, &ids).await.gql()?;
+            let all: Vec<ShopId> = by_ent.values().flatten().cloned().collect();
+            let admin = require_user(ctx).gql()?.role == Role::Admin;
+            let found: HashMap<ShopId, choso_services::shops::Shop> =
+                choso_services::shops::get_many(db(ctx), &all)
+                    .await
+                    .gql()?
+                    .into_iter()
+                    .map(|s| (s.id.clone(), s))
+                    .collect();
+            for (e, sids) in by_ent {
+                let v = sids
+                    .iter()
+                    .filter_map(|id| found.get(id).cloned())
+                    .map(|s| Shop {
+                        shop: s,
+                        role: admin.then_some(choso_services::tenancy::MemberRole::Owner),
+                    })
+                    .collect();
+                shops.insert(e, v);
+            }
+        }
+        let mut supports = if look.field("supports").exists() {
+            records::for_enterprises(db(ctx), &province, &ids)
+                .await
+                .gql()?
+        } else {
+            HashMap::new()
+        };
+        let mut ready = if look.field("readiness").exists() {
+            readiness::for_enterprises(db(ctx), &province, &ids)
+                .await
+                .gql()?
+        } else {
+            HashMap::new()
+        };
+        Ok(list
+            .into_iter()
+            .map(|e| {
+                let p = Preload {
+                    shops: shops.remove(&e.id),
+                    supports: supports.remove(&e.id),
+                    readiness: ready.remove(&e.id),
+                };
+                Enterprise(e, p)
+            })
+            .collect())
+    }
+}
+
+/// A pillar's level in an assessment.
+#[derive(SimpleObject)]
+pub struct ReadinessPillar {
+    pub key: String,
+    pub level: i64,
+}
+
+#[derive(InputObject)]
+pub struct ReadinessPillarInput {
+    pub key: String,
+    pub level: i64,
+}
+
+/// What the platform measures of a consenting enterprise's shops.
+#[derive(SimpleObject)]
+pub struct ReadinessIndicators {
+    pub measured_on: String,
+    /// Orders taken online in the last 90 days (cancelled ones excluded).
+    #[graphql(name = "onlineOrders90d")]
+    pub online_orders_90d: i64,
+    /// Percentage of those paid by bank transfer or card (null: no orders).
+    pub digital_payment_percent: Option<i64>,
+    /// Calendar months with at least one order.
+    pub months_active: i64,
+    pub live_store: bool,
+}
+
+impl From<readiness::Indicators> for ReadinessIndicators {
+    fn from(i: readiness::Indicators) -> Self {
+        ReadinessIndicators {
+            measured_on: i.measured_on,
+            online_orders_90d: i.online_orders_90d,
+            digital_payment_percent: i.digital_payment_percent,
+            months_active: i.months_active,
+            live_store: i.live_store,
+        }
+    }
+}
+
+/// A readiness assessment, under the framework it was made with.
+#[derive(SimpleObject)]
+pub struct ReadinessAssessment {
+    pub id: ID,
+    pub framework: ReadinessFramework,
+    /// The decision that set the framework, e.g. "1970/QĐ-BTTTT (2021)".
+    pub decision: String,
+    pub assessed_on: String,
+    pub level: Option<i64>,
+    /// The Vietnamese name of the level.
+    pub level_name: Option<String>,
+    pub score: Option<i64>,
+    pub pillars: Vec<ReadinessPillar>,
+    pub note: Option<String>,
+    /// The platform's indicators on the day it was recorded (consenting firms only).
+    pub measured: Option<ReadinessIndicators>,
+    pub created_at: DateTime,
+}
+
+impl From<readiness::Assessment> for ReadinessAssessment {
+    fn from(a: readiness::Assessment) -> Self {
+        ReadinessAssessment {
+            id: ID(a.id),
+            framework: a.framework.into(),
+            decision: a.framework.decision().to_string(),
+            assessed_on: a.assessed_on,
+            level: a.level,
+            level_name: a
+                .level
+                .and_then(|l| usize::try_from(l).ok())
+                .and_then(|l| readiness::LEVEL_NAMES.get(l))
+                .map(|s| s.to_string()),
+            score: a.score,
+            pillars: a
+                .pillars
+                .into_iter()
+                .map(|p| ReadinessPillar {
+                    key: p.key,
+                    level: p.level,
+                })
+                .collect(),
+            note: a.note,
+            measured: a.measured.map(Into::into),
+            created_at: DateTime(a.created_at),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct ReadinessInput {
+    pub enterprise_id: ID,
+    pub framework: ReadinessFramework,
+    /// YYYY-MM-DD.
+    pub assessed_on: String,
+    /// Overall level 0–5 (required for DBI_2021 and DBI_2023).
+    pub level: Option<i64>,
+    /// The DBI_2025 score (required for it).
+    pub score: Option<i64>,
+    #[graphql(default)]
+    pub pillars: Vec<ReadinessPillarInput>,
+    pub note: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct ReadinessPayload {
+    pub assessment: Option<ReadinessAssessment>,
+    pub user_errors: Vec<UserError>,
+}
 
 /// Sales figures of a consenting enterprise (from daily aggregates).
 #[derive(SimpleObject)]
@@ -125,19 +350,19 @@ impl Enterprise {
         self.0.first_support_day.map(svc::day_to_date)
     }
     /// Sales figures; null unless the enterprise consents to share them.
-    async fn sales(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<EnterpriseSales>> {
-        Ok(svc::sales(db(ctx), &self.0)
-            .await
-            .gql()?
-            .map(|s| EnterpriseSales {
-                orders: s.orders,
-                revenue: Money::vnd(s.revenue),
-                orders_after_support: s.orders_after_support,
-                revenue_after_support: Money::vnd(s.revenue_after_support),
-            }))
+    async fn sales(&self) -> Option<EnterpriseSales> {
+        svc::sales(&self.0).map(|s| EnterpriseSales {
+            orders: s.orders,
+            revenue: Money::vnd(s.revenue),
+            orders_after_support: s.orders_after_support,
+            revenue_after_support: Money::vnd(s.revenue_after_support),
+        })
     }
     /// The shops linked to the enterprise.
     async fn shops(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Shop>> {
+        if let Some(s) = &self.1.shops {
+            return Ok(s.clone());
+        }
         let mut out = Vec::new();
         for id in svc::shop_ids(db(ctx), &self.0).await.gql()? {
             if let Some(s) = choso_services::shops::get(db(ctx), &id).await.gql()? {
@@ -148,6 +373,9 @@ impl Enterprise {
     }
     /// Its support records (voided ones included, marked).
     async fn supports(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SupportRecord>> {
+        if let Some(r) = &self.1.supports {
+            return Ok(r.iter().cloned().map(SupportRecord).collect());
+        }
         Ok(records::for_enterprise(db(ctx), &self.0)
             .await
             .gql()?
@@ -157,6 +385,31 @@ impl Enterprise {
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
+    }
+    /// Readiness assessments, oldest first (staff of its province, admins).
+    async fn readiness(&self, ctx: &Context<'_>) -> GqlResult<Vec<ReadinessAssessment>> {
+        let list = match &self.1.readiness {
+            Some(r) => r.clone(),
+            None => {
+                let user = require_user(ctx).gql()?;
+                readiness::for_enterprise(db(ctx), user, &self.0)
+                    .await
+                    .gql()?
+            }
+        };
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+    /// What the platform measures today, to pre-fill an assessment; null unless the
+    /// enterprise consents to share sales figures (staff of its province, admins).
+    async fn measured_indicators(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<ReadinessIndicators>> {
+        let user = require_user(ctx).gql()?;
+        Ok(readiness::indicators(db(ctx), user, &self.0)
+            .await
+            .gql()?
+            .map(Into::into))
     }
 }
 
@@ -406,7 +659,7 @@ impl SupportQuery {
         query: Option<String>,
     ) -> async_graphql::Result<Vec<Enterprise>> {
         let user = require_user(ctx).gql()?;
-        Ok(svc::list(
+        let list = svc::list(
             db(ctx),
             user,
             &province_code,
@@ -415,16 +668,14 @@ impl SupportQuery {
             query.as_deref(),
         )
         .await
-        .gql()?
-        .into_iter()
-        .map(Enterprise)
-        .collect())
+        .gql()?;
+        Enterprise::page(ctx, list).await
     }
 
     /// One enterprise (staff of its province, admins, its owner).
     async fn enterprise(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Enterprise> {
         let user = require_user(ctx).gql()?;
-        Ok(Enterprise(svc::get(db(ctx), user, &id).await.gql()?))
+        Ok(Enterprise::new(svc::get(db(ctx), user, &id).await.gql()?))
     }
 
     /// The signed-in shop owner's enterprise, if their shops are linked to one.
@@ -433,7 +684,7 @@ impl SupportQuery {
         Ok(svc::my_enterprise(db(ctx), user)
             .await
             .gql()?
-            .map(Enterprise))
+            .map(Enterprise::new))
     }
 
     /// A province's programmes with their spent and remaining budget.
@@ -599,7 +850,7 @@ fn enterprise_payload(
 ) -> async_graphql::Result<EnterprisePayload> {
     let (e, user_errors) = payload(r)?;
     Ok(EnterprisePayload {
-        enterprise: e.map(Enterprise),
+        enterprise: e.map(Enterprise::new),
         user_errors,
     })
 }
@@ -762,6 +1013,41 @@ impl SupportMutation {
     ) -> async_graphql::Result<SupportPayload> {
         let user = require_user(ctx).gql()?;
         support_payload(records::void_record(db(ctx), user, &record_id, &reason).await)
+    }
+
+    /// Records a readiness assessment under its framework (staff of the province, admins).
+    async fn record_readiness(
+        &self,
+        ctx: &Context<'_>,
+        input: ReadinessInput,
+    ) -> GqlResult<ReadinessPayload> {
+        let user = require_user(ctx).gql()?;
+        let r = readiness::record(
+            db(ctx),
+            user,
+            readiness::NewAssessment {
+                enterprise_id: input.enterprise_id.to_string(),
+                framework: Some(input.framework.into()),
+                assessed_on: input.assessed_on,
+                level: input.level,
+                score: input.score,
+                pillars: input
+                    .pillars
+                    .into_iter()
+                    .map(|p| readiness::Pillar {
+                        key: p.key,
+                        level: p.level,
+                    })
+                    .collect(),
+                note: input.note,
+            },
+        )
+        .await;
+        let (a, user_errors) = payload(r)?;
+        Ok(ReadinessPayload {
+            assessment: a.map(Into::into),
+            user_errors,
+        })
     }
 
     /// An invite code for the enterprise's owner to register with (`RegisterInput.inviteCode`).

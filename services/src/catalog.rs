@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use sqlx::{Row, any::AnyRow};
 
 use crate::{
-    db::{Db, Tx, bool_col},
+    db::{Db, Tx, bool_col, placeholders},
     error::{Error, Result, UserError},
     ids::{new_id, now_ms},
     shops::check_url,
@@ -1259,14 +1259,6 @@ pub async fn variant(db: &Db, shop: &ShopId, id: &str) -> Result<Option<Variant>
         .fetch_optional(db.read())
         .await?;
     row.as_ref().map(variant_from_row).transpose()
-}
-
-/// `($2, $3, …)` placeholders for `n` values after `first` fixed parameters.
-fn placeholders(first: usize, n: usize) -> String {
-    (0..n)
-        .map(|i| format!("${}", first + i + 1))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The variants of several products, in one statement (data loaders).

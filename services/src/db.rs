@@ -262,6 +262,14 @@ pub fn bool_col(row: &AnyRow, col: &str) -> Result<bool> {
     Ok(row.try_get::<bool, _>(col)?)
 }
 
+/// `$2, $3, …` placeholders for `n` values after `first` fixed parameters (IN lists).
+pub fn placeholders(first: usize, n: usize) -> String {
+    (0..n)
+        .map(|i| format!("${}", first + i + 1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

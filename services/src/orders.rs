@@ -1133,6 +1133,7 @@ pub async fn transition(
         if order.payment_status == PaymentStatus::Pending {
             set_payment(&mut tx, order, PaymentStatus::Failed, None, actor, now).await?;
         }
+        crate::support::on_order_cancelled(&mut tx, shop, order.total, order.created_at).await?;
     }
     if let Some(email) = &order.customer_email
         && let Some(shop_row) = shops::get(db, shop).await?

@@ -131,6 +131,22 @@ pub async fn get(db: &Db, id: &ShopId) -> Result<Option<Shop>> {
     row.as_ref().map(from_row).transpose()
 }
 
+/// Shops by id, in one statement (those that exist, in id order).
+pub async fn get_many(db: &Db, ids: &[ShopId]) -> Result<Vec<Shop>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {SHOP_COLUMNS} FROM shops WHERE id IN ({}) ORDER BY id",
+        crate::db::placeholders(0, ids.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(id.as_str().to_string());
+    }
+    q.fetch_all(db.read()).await?.iter().map(from_row).collect()
+}
+
 /// How many shops the platform has.
 pub async fn count(db: &Db) -> Result<i64> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM shops")
@@ -899,6 +915,7 @@ pub async fn unpublish(db: &Db, scope: &ShopScope) -> Result<Shop> {
 
 async fn set_published(db: &Db, scope: &ShopScope, published: bool) -> Result<Shop> {
     let now = now_ms();
+    let mut tx = db.begin().await?;
     sqlx::query(
         "UPDATE shops SET published = $1, published_at = CASE WHEN $1 THEN COALESCE(published_at, $2) ELSE published_at END, \
          updated_at = $2 WHERE id = $3",
@@ -906,11 +923,12 @@ async fn set_published(db: &Db, scope: &ShopScope, published: bool) -> Result<Sh
     .bind(published)
     .bind(now)
     .bind(scope.shop_id().as_str().to_string())
-    .execute(db.write())
+    .execute(&mut *tx)
     .await?;
     if published {
-        crate::support::on_shop_published(db, scope.shop_id()).await?;
+        crate::support::on_shop_published(&mut tx, scope.shop_id()).await?;
     }
+    tx.commit().await?;
     get(db, scope.shop_id())
         .await?
         .ok_or(Error::NotFound("shop"))

@@ -11,7 +11,9 @@
 
 pub mod dashboard;
 pub mod exchange;
+pub mod readiness;
 pub mod records;
+pub mod totals;
 
 use sqlx::{Row, any::AnyRow};
 
@@ -221,11 +223,34 @@ pub struct Enterprise {
     pub first_support_day: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Running totals kept with every order and support record (never shown raw: sales
+    /// figures go out only through [`sales`], which checks consent).
+    #[serde(skip)]
+    pub tally: Tally,
+}
+
+/// An enterprise's running totals: support (counted records and their subsidies) and sales of
+/// its linked shops (cancelled orders taken out), in total, from the first support on, and in
+/// the [`dashboard::WINDOW_DAYS`] days before and from it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub support_records: i64,
+    pub support_subsidy: i64,
+    pub orders_total: i64,
+    pub revenue_total: i64,
+    pub orders_since: i64,
+    pub revenue_since: i64,
+    pub orders_before: i64,
+    pub revenue_before: i64,
+    pub orders_after: i64,
+    pub revenue_after: i64,
 }
 
 pub(crate) const ENT_COLS: &str = "e.id, e.province_code, e.name, e.tax_code, e.legal_form, e.sector, e.size_class, \
     e.ward, e.phone, e.email, e.consent_share_sales, e.consent_recorded_by, e.consent_recorded_at, \
-    e.consent_withdrawn_by, e.consent_withdrawn_at, e.first_support_day, e.created_at, e.updated_at";
+    e.consent_withdrawn_by, e.consent_withdrawn_at, e.first_support_day, e.created_at, e.updated_at, \
+    e.support_records, e.support_subsidy, e.orders_total, e.revenue_total, e.orders_since, e.revenue_since, \
+    e.orders_before, e.revenue_before, e.orders_after, e.revenue_after";
 
 pub(crate) fn ent_from_row(r: &AnyRow) -> Result<Enterprise> {
     let lf: Option<String> = r.try_get("legal_form")?;
@@ -249,6 +274,18 @@ pub(crate) fn ent_from_row(r: &AnyRow) -> Result<Enterprise> {
         first_support_day: r.try_get("first_support_day")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        tally: Tally {
+            support_records: r.try_get("support_records")?,
+            support_subsidy: r.try_get("support_subsidy")?,
+            orders_total: r.try_get("orders_total")?,
+            revenue_total: r.try_get("revenue_total")?,
+            orders_since: r.try_get("orders_since")?,
+            revenue_since: r.try_get("revenue_since")?,
+            orders_before: r.try_get("orders_before")?,
+            revenue_before: r.try_get("revenue_before")?,
+            orders_after: r.try_get("orders_after")?,
+            revenue_after: r.try_get("revenue_after")?,
+        },
     })
 }
 
@@ -558,6 +595,7 @@ pub(crate) fn blank_enterprise(province: &str, now: i64) -> Enterprise {
         first_support_day: None,
         created_at: now,
         updated_at: now,
+        tally: Tally::default(),
     }
 }
 
@@ -755,6 +793,73 @@ pub async fn list(
     rows.iter().map(ent_from_row).collect()
 }
 
+/// The register's filters (each `None` lets every enterprise through): the folded `query` of
+/// [`list`], a VSIC section letter, a size class, consent to share sales figures, and whether
+/// the enterprise has counted support (a first support day).
+#[derive(Debug, Clone, Default)]
+pub struct RegisterFilter {
+    pub query: Option<String>,
+    pub sector: Option<String>,
+    pub size_class: Option<SizeClass>,
+    pub consent: Option<bool>,
+    pub supported: Option<bool>,
+}
+
+/// A page of a province's enterprises by id, like [`list`], narrowed by `filter` (staff of the
+/// province, admins). An unknown sector letter is `INVALID_SECTOR` on `sector`.
+pub async fn list_filtered(
+    db: &Db,
+    user: &User,
+    province: &str,
+    filter: &RegisterFilter,
+    first: Option<i64>,
+    after: Option<&str>,
+) -> Result<Vec<Enterprise>> {
+    require_province(user, province)?;
+    let limit = first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let mut sql = format!(
+        "SELECT {ENT_COLS} FROM enterprises e WHERE e.province_code = $1 AND e.id > $2 \
+         AND e.search_key LIKE '%' || $3 || '%'"
+    );
+    let mut binds = vec![
+        province.trim().to_string(),
+        after.map(str::trim).unwrap_or_default().to_string(),
+        filter.query.as_deref().map(fold).unwrap_or_default(),
+    ];
+    if let Some(s) = filter.sector.as_deref().filter(|s| !s.trim().is_empty()) {
+        let letter = parse_sector(s).ok_or_else(|| {
+            Error::user(
+                &["sector"],
+                "INVALID_SECTOR",
+                format!("{s:?} is not a VSIC section: give a letter from A to U."),
+            )
+        })?;
+        binds.push(letter.to_string());
+        sql.push_str(&format!(" AND e.sector = ${}", binds.len()));
+    }
+    if let Some(c) = filter.size_class {
+        binds.push(c.as_str().to_string());
+        sql.push_str(&format!(" AND e.size_class = ${}", binds.len()));
+    }
+    match filter.consent {
+        Some(true) => sql.push_str(" AND e.consent_share_sales = TRUE"),
+        Some(false) => sql.push_str(" AND e.consent_share_sales = FALSE"),
+        None => {}
+    }
+    match filter.supported {
+        Some(true) => sql.push_str(" AND e.first_support_day IS NOT NULL"),
+        Some(false) => sql.push_str(" AND e.first_support_day IS NULL"),
+        None => {}
+    }
+    sql.push_str(&format!(" ORDER BY e.id LIMIT ${}", binds.len() + 1));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for b in binds {
+        q = q.bind(b);
+    }
+    let rows = q.bind(limit).fetch_all(db.read()).await?;
+    rows.iter().map(ent_from_row).collect()
+}
+
 /// The ids of the shops linked to an enterprise.
 pub async fn shop_ids(db: &Db, e: &Enterprise) -> Result<Vec<ShopId>> {
     let rows = sqlx::query(
@@ -778,28 +883,46 @@ pub struct Sales {
     pub revenue_after_support: i64,
 }
 
-/// The enterprise's sales figures, or `None` when it does not consent to share them.
-pub async fn sales(db: &Db, e: &Enterprise) -> Result<Option<Sales>> {
-    if !e.consent_share_sales {
-        return Ok(None);
+/// The enterprise's sales figures, or `None` when it does not consent to share them (read
+/// from its running totals: no query).
+pub fn sales(e: &Enterprise) -> Option<Sales> {
+    e.consent_share_sales.then_some(Sales {
+        orders: e.tally.orders_total,
+        revenue: e.tally.revenue_total,
+        orders_after_support: e.tally.orders_since,
+        revenue_after_support: e.tally.revenue_since,
+    })
+}
+
+/// The shops linked to each of these enterprises (one statement), by enterprise id.
+pub async fn shop_ids_for(
+    db: &Db,
+    province: &str,
+    enterprise_ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<ShopId>>> {
+    let mut out: std::collections::HashMap<String, Vec<ShopId>> = enterprise_ids
+        .iter()
+        .map(|id| (id.clone(), Vec::new()))
+        .collect();
+    if enterprise_ids.is_empty() {
+        return Ok(out);
     }
-    let row = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(orders), 0) AS BIGINT) AS o, CAST(COALESCE(SUM(revenue), 0) AS BIGINT) AS r, \
-         CAST(COALESCE(SUM(CASE WHEN day >= $3 THEN orders ELSE 0 END), 0) AS BIGINT) AS oa, \
-         CAST(COALESCE(SUM(CASE WHEN day >= $3 THEN revenue ELSE 0 END), 0) AS BIGINT) AS ra \
-         FROM enterprise_daily WHERE province_code = $1 AND enterprise_id = $2",
-    )
-    .bind(e.province_code.clone())
-    .bind(e.id.clone())
-    .bind(e.first_support_day.unwrap_or(i64::MAX))
-    .fetch_one(db.read())
-    .await?;
-    Ok(Some(Sales {
-        orders: row.try_get("o")?,
-        revenue: row.try_get("r")?,
-        orders_after_support: row.try_get("oa")?,
-        revenue_after_support: row.try_get("ra")?,
-    }))
+    let sql = format!(
+        "SELECT enterprise_id, shop_id FROM enterprise_shops WHERE province_code = $1 AND enterprise_id IN ({}) \
+         ORDER BY shop_id",
+        crate::db::placeholders(1, enterprise_ids.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(province.to_string());
+    for id in enterprise_ids {
+        q = q.bind(id.clone());
+    }
+    for r in q.fetch_all(db.read()).await? {
+        let e: String = r.try_get("enterprise_id")?;
+        out.entry(e)
+            .or_default()
+            .push(ShopId::new(r.try_get::<String, _>("shop_id")?));
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -885,32 +1008,79 @@ pub async fn on_shop_created(tx: &mut Tx, user_id: &str, shop_id: &str) -> Resul
     Ok(())
 }
 
-/// Called by `shops::set_published` when a shop goes live: a linked enterprise gets its
-/// STOREFRONT support record, completed (status closed, note "auto"), once.
-pub async fn on_shop_published(db: &Db, shop_id: &ShopId) -> Result<()> {
+/// Called by `shops::set_published` in its transaction when a shop goes live: a linked
+/// enterprise gets its STOREFRONT support record, completed (status closed, note "auto"), once.
+pub async fn on_shop_published(tx: &mut Tx, shop_id: &ShopId) -> Result<()> {
     let row = sqlx::query("SELECT enterprise_id FROM enterprise_shops WHERE shop_id = $1")
         .bind(shop_id.as_str().to_string())
-        .fetch_optional(db.read())
+        .fetch_optional(&mut **tx)
         .await?;
     let Some(row) = row else {
         return Ok(());
     };
     let enterprise_id: String = row.try_get("enterprise_id")?;
-    records::auto_storefront(db, &enterprise_id).await
+    records::auto_storefront(tx, &enterprise_id).await
 }
 
-/// Called by `orders::place_order` in its transaction: adds the order to the day's aggregate
-/// of the enterprise the shop is linked to, if any (one indexed lookup and one upsert).
+/// Called by `orders::place_order` in its transaction: adds the order to the running totals
+/// of the enterprise the shop is linked to, if any.
 pub async fn on_order(tx: &mut Tx, shop_id: &ShopId, total: i64, now: i64) -> Result<()> {
-    sqlx::query(
+    count_order(tx, shop_id, vn_day(now), 1, total).await
+}
+
+/// Called by `orders::transition` in its transaction when an order is cancelled: takes it out
+/// of the totals of the day it was placed.
+pub async fn on_order_cancelled(
+    tx: &mut Tx,
+    shop_id: &ShopId,
+    total: i64,
+    placed_at: i64,
+) -> Result<()> {
+    count_order(tx, shop_id, vn_day(placed_at), -1, -total).await
+}
+
+/// Adds `orders` and `revenue` (negative to take out) on `day` to the enterprise's daily
+/// aggregate and to its running totals: two indexed statements, nothing when the shop is not
+/// linked to an enterprise.
+async fn count_order(
+    tx: &mut Tx,
+    shop_id: &ShopId,
+    day: i64,
+    orders: i64,
+    revenue: i64,
+) -> Result<()> {
+    let n = sqlx::query(
         "INSERT INTO enterprise_daily (province_code, enterprise_id, day, orders, revenue) \
-         SELECT es.province_code, es.enterprise_id, $2, 1, $3 FROM enterprise_shops es WHERE es.shop_id = $1 \
+         SELECT es.province_code, es.enterprise_id, $2, $3, $4 FROM enterprise_shops es WHERE es.shop_id = $1 \
          ON CONFLICT (province_code, enterprise_id, day) DO UPDATE SET \
          orders = enterprise_daily.orders + excluded.orders, revenue = enterprise_daily.revenue + excluded.revenue",
     )
     .bind(shop_id.as_str().to_string())
-    .bind(vn_day(now))
-    .bind(total)
+    .bind(day)
+    .bind(orders)
+    .bind(revenue)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Ok(());
+    }
+    let w = dashboard::WINDOW_DAYS;
+    sqlx::query(
+        "UPDATE enterprises SET orders_total = orders_total + $2, revenue_total = revenue_total + $3, \
+         orders_since = orders_since + CASE WHEN first_support_day IS NOT NULL AND $4 >= first_support_day THEN $2 ELSE 0 END, \
+         revenue_since = revenue_since + CASE WHEN first_support_day IS NOT NULL AND $4 >= first_support_day THEN $3 ELSE 0 END, \
+         orders_before = orders_before + CASE WHEN $4 < first_support_day AND $4 >= first_support_day - $5 THEN $2 ELSE 0 END, \
+         revenue_before = revenue_before + CASE WHEN $4 < first_support_day AND $4 >= first_support_day - $5 THEN $3 ELSE 0 END, \
+         orders_after = orders_after + CASE WHEN $4 >= first_support_day AND $4 < first_support_day + $5 THEN $2 ELSE 0 END, \
+         revenue_after = revenue_after + CASE WHEN $4 >= first_support_day AND $4 < first_support_day + $5 THEN $3 ELSE 0 END \
+         WHERE id = (SELECT enterprise_id FROM enterprise_shops WHERE shop_id = $1)",
+    )
+    .bind(shop_id.as_str().to_string())
+    .bind(orders)
+    .bind(revenue)
+    .bind(day)
+    .bind(w)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -18,3 +18,4 @@ mod storefront;
 mod stripe;
 mod stripe_double;
 mod support;
+mod support_totals;

@@ -13,14 +13,14 @@ use crate::{
     storage_tests,
 };
 
-const CREATE: &str = "mutation($i: EnterpriseInput!) { createEnterprise(input: $i) { enterprise { id name taxCode provinceCode sector sectorName legalForm sizeClass consentShareSales } userErrors { field code message } } }";
-const RECORD: &str = "mutation($i: SupportInput!) { recordSupport(input: $i) { record { id kind programme status date subsidy { amount } } userErrors { field code message } } }";
-const PROGRAMME: &str = "mutation($i: ProgrammeInput!) { createProgramme(input: $i) { programme { id name budget { amount } spent { amount } remaining { amount } } userErrors { field code message } } }";
-const STATUS: &str = "mutation($r: ID!, $s: SupportStatus!) { updateSupportStatus(recordId: $r, status: $s) { record { status } userErrors { code } } }";
-const DASH: &str = "query($p: String!) { provinceDashboard(provinceCode: $p) { enterprises supportedEnterprises withLiveStore withOnlineOrders ordersAfterSupport revenueAfterSupport { amount formatted } funnel { supported shopCreated published firstOrder repeatOrders } beforeAfter { enterprises ordersBefore ordersAfter revenueAfter { amount } } breakdowns { bySector { key label enterprises } byKind { key records } byMonth { key records } byWard { key enterprises } bySize { key } byProgramme { key } } } }";
+pub const CREATE: &str = "mutation($i: EnterpriseInput!) { createEnterprise(input: $i) { enterprise { id name taxCode provinceCode sector sectorName legalForm sizeClass consentShareSales } userErrors { field code message } } }";
+pub const RECORD: &str = "mutation($i: SupportInput!) { recordSupport(input: $i) { record { id kind programme status date subsidy { amount } } userErrors { field code message } } }";
+pub const PROGRAMME: &str = "mutation($i: ProgrammeInput!) { createProgramme(input: $i) { programme { id name budget { amount } spent { amount } remaining { amount } } userErrors { field code message } } }";
+pub const STATUS: &str = "mutation($r: ID!, $s: SupportStatus!) { updateSupportStatus(recordId: $r, status: $s) { record { status } userErrors { code } } }";
+pub const DASH: &str = "query($p: String!) { provinceDashboard(provinceCode: $p) { enterprises supportedEnterprises withLiveStore withOnlineOrders ordersAfterSupport revenueAfterSupport { amount formatted } funnel { supported shopCreated published firstOrder repeatOrders } beforeAfter { enterprises ordersBefore ordersAfter revenueAfter { amount } } breakdowns { bySector { key label enterprises } byKind { key records } byMonth { key records } byWard { key enterprises } bySize { key } byProgramme { key } } } }";
 
 /// Creates a user of a role directly and signs it in; returns the token.
-async fn staff(app: &TestApp, email: &str, role: Role, province: Option<&str>) -> String {
+pub async fn staff(app: &TestApp, email: &str, role: Role, province: Option<&str>) -> String {
     create_user(
         &app.db,
         NewUser {
@@ -45,7 +45,7 @@ async fn staff(app: &TestApp, email: &str, role: Role, province: Option<&str>) -
         .to_string()
 }
 
-async fn hue_staff(app: &TestApp) -> String {
+pub async fn hue_staff(app: &TestApp) -> String {
     staff(app, "staff@hue.gov.vn", Role::ProvinceStaff, Some("46")).await
 }
 
@@ -54,7 +54,7 @@ async fn create(app: &TestApp, token: &str, input: Value) -> Value {
 }
 
 /// Creates an enterprise in Huế and returns its id.
-async fn enterprise(app: &TestApp, token: &str, name: &str, tax: &str, extra: Value) -> String {
+pub async fn enterprise(app: &TestApp, token: &str, name: &str, tax: &str, extra: Value) -> String {
     let mut input = json!({ "name": name, "taxCode": tax, "provinceCode": "46", "sector": "C" });
     if let (Some(i), Some(e)) = (input.as_object_mut(), extra.as_object()) {
         for (k, v) in e {

@@ -1,6 +1,7 @@
-//! The province dashboard. It reads only the register, the support records and the daily
-//! per-enterprise aggregates (`enterprise_daily`), never order rows, so its cost grows with
-//! the number of enterprises and days, not orders. Sales figures (orders, revenue) come only
+//! The province dashboard. It reads only the register's running totals (kept on each
+//! enterprise with every order and support record) and the per-group totals of support
+//! records (`support_groups`), never order rows or record rows, so its cost grows with the
+//! number of enterprises, not with orders or records. Sales figures (orders, revenue) come only
 //! from enterprises that consent to share them.
 
 use std::collections::BTreeMap;
@@ -72,17 +73,13 @@ pub struct BeforeAfter {
     pub revenue_after: i64,
 }
 
-const COUNTED: &str = "r.voided = FALSE AND r.status <> 'rejected'";
-
-async fn scalar(db: &Db, sql: &'static str, province: &str) -> Result<i64> {
-    let row = sqlx::query(sql)
-        .bind(province.to_string())
-        .fetch_one(db.read())
-        .await?;
-    Ok(row.try_get("n")?)
+fn int(r: &sqlx::any::AnyRow, col: &str) -> Result<i64> {
+    // SUM over no rows is NULL.
+    Ok(r.try_get::<Option<i64>, _>(col)?.unwrap_or(0))
 }
 
-/// The dashboard of a province (staff of it, admins).
+/// The dashboard of a province (staff of it, admins). Six statements, each reading the
+/// province's enterprises once or a few hundred group rows; none reads orders or records.
 pub async fn dashboard(db: &Db, user: &User, province: &str) -> Result<Dashboard> {
     require_province(user, province)?;
     let p = province.trim();
@@ -90,148 +87,85 @@ pub async fn dashboard(db: &Db, user: &User, province: &str) -> Result<Dashboard
         province_code: p.to_string(),
         ..Default::default()
     };
-    d.enterprises = scalar(
-        db,
-        "SELECT COUNT(*) AS n FROM enterprises WHERE province_code = $1",
-        p,
-    )
-    .await?;
-    d.supported_enterprises = scalar(
-        db,
-        "SELECT COUNT(*) AS n FROM enterprises WHERE province_code = $1 AND first_support_day IS NOT NULL",
-        p,
-    )
-    .await?;
-    d.with_live_store = scalar(
-        db,
-        "SELECT COUNT(*) AS n FROM enterprises e WHERE e.province_code = $1 AND e.first_support_day IS NOT NULL \
-         AND EXISTS (SELECT 1 FROM enterprise_shops es JOIN shops s ON s.id = es.shop_id \
-                     WHERE es.province_code = e.province_code AND es.enterprise_id = e.id AND s.published = TRUE)",
-        p,
-    )
-    .await?;
-    d.funnel.shop_created = scalar(
-        db,
-        "SELECT COUNT(*) AS n FROM enterprises e WHERE e.province_code = $1 AND e.first_support_day IS NOT NULL \
-         AND EXISTS (SELECT 1 FROM enterprise_shops es WHERE es.province_code = e.province_code AND es.enterprise_id = e.id)",
-        p,
-    )
-    .await?;
-    let row = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN t.n >= 1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS first_order, \
-         CAST(COALESCE(SUM(CASE WHEN t.n >= 2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS repeat_orders \
-         FROM (SELECT d.enterprise_id, SUM(d.orders) AS n FROM enterprise_daily d \
-               JOIN enterprises e ON e.id = d.enterprise_id \
-               WHERE d.province_code = $1 AND e.first_support_day IS NOT NULL GROUP BY d.enterprise_id) t",
-    )
-    .bind(p.to_string())
-    .fetch_one(db.read())
-    .await?;
-    d.with_online_orders = row.try_get("first_order")?;
-    d.funnel.first_order = d.with_online_orders;
-    d.funnel.repeat_orders = row.try_get("repeat_orders")?;
-    d.funnel.supported = d.supported_enterprises;
-    d.funnel.published = d.with_live_store;
-
-    let w = WINDOW_DAYS;
-    let row = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN d.day >= e.first_support_day THEN d.orders ELSE 0 END), 0) AS BIGINT) AS oa, \
-         CAST(COALESCE(SUM(CASE WHEN d.day >= e.first_support_day THEN d.revenue ELSE 0 END), 0) AS BIGINT) AS ra, \
-         CAST(COALESCE(SUM(CASE WHEN d.day < e.first_support_day AND d.day >= e.first_support_day - $2 THEN d.orders ELSE 0 END), 0) AS BIGINT) AS ob, \
-         CAST(COALESCE(SUM(CASE WHEN d.day < e.first_support_day AND d.day >= e.first_support_day - $2 THEN d.revenue ELSE 0 END), 0) AS BIGINT) AS rb, \
-         CAST(COALESCE(SUM(CASE WHEN d.day >= e.first_support_day AND d.day < e.first_support_day + $2 THEN d.orders ELSE 0 END), 0) AS BIGINT) AS ow, \
-         CAST(COALESCE(SUM(CASE WHEN d.day >= e.first_support_day AND d.day < e.first_support_day + $2 THEN d.revenue ELSE 0 END), 0) AS BIGINT) AS rw \
-         FROM enterprise_daily d JOIN enterprises e ON e.id = d.enterprise_id \
-         WHERE d.province_code = $1 AND e.consent_share_sales = TRUE AND e.first_support_day IS NOT NULL",
-    )
-    .bind(p.to_string())
-    .bind(w)
-    .fetch_one(db.read())
-    .await?;
-    d.orders_after_support = row.try_get("oa")?;
-    d.revenue_after_support = row.try_get("ra")?;
-    d.before_after = BeforeAfter {
-        enterprises: scalar(
-            db,
-            "SELECT COUNT(*) AS n FROM enterprises WHERE province_code = $1 AND first_support_day IS NOT NULL \
-             AND consent_share_sales = TRUE",
-            p,
-        )
-        .await?,
-        window_days: w,
-        orders_before: row.try_get("ob")?,
-        orders_after: row.try_get("ow")?,
-        revenue_before: row.try_get("rb")?,
-        revenue_after: row.try_get("rw")?,
+    let s = "e.first_support_day IS NOT NULL";
+    let sc = "e.first_support_day IS NOT NULL AND e.consent_share_sales = TRUE";
+    let sum =
+        |cond: &str, v: &str| format!("CAST(SUM(CASE WHEN {cond} THEN {v} ELSE 0 END) AS BIGINT)");
+    let sql = format!(
+        "SELECT COUNT(*) AS n, {} AS supported, {} AS first_order, {} AS repeat_orders, {} AS consenting, \
+         {} AS oa, {} AS ra, {} AS ob, {} AS rb, {} AS ow, {} AS rw \
+         FROM enterprises e WHERE e.province_code = $1",
+        sum(s, "1"),
+        sum(&format!("{s} AND e.orders_total >= 1"), "1"),
+        sum(&format!("{s} AND e.orders_total >= 2"), "1"),
+        sum(sc, "1"),
+        sum(sc, "e.orders_since"),
+        sum(sc, "e.revenue_since"),
+        sum(sc, "e.orders_before"),
+        sum(sc, "e.revenue_before"),
+        sum(sc, "e.orders_after"),
+        sum(sc, "e.revenue_after"),
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(p.to_string())
+        .fetch_one(db.read())
+        .await?;
+    d.enterprises = int(&row, "n")?;
+    d.supported_enterprises = int(&row, "supported")?;
+    d.with_online_orders = int(&row, "first_order")?;
+    d.orders_after_support = int(&row, "oa")?;
+    d.revenue_after_support = int(&row, "ra")?;
+    d.funnel = Funnel {
+        supported: d.supported_enterprises,
+        first_order: d.with_online_orders,
+        repeat_orders: int(&row, "repeat_orders")?,
+        ..Default::default()
     };
+    d.before_after = BeforeAfter {
+        enterprises: int(&row, "consenting")?,
+        window_days: WINDOW_DAYS,
+        orders_before: int(&row, "ob")?,
+        orders_after: int(&row, "ow")?,
+        revenue_before: int(&row, "rb")?,
+        revenue_after: int(&row, "rw")?,
+    };
+    // Driven by the linked shops (far fewer than enterprises).
+    let row = sqlx::query(
+        "SELECT COUNT(DISTINCT es.enterprise_id) AS created, \
+         COUNT(DISTINCT CASE WHEN s.published = TRUE THEN es.enterprise_id END) AS published \
+         FROM enterprise_shops es JOIN enterprises e ON e.id = es.enterprise_id JOIN shops s ON s.id = es.shop_id \
+         WHERE es.province_code = $1 AND e.first_support_day IS NOT NULL",
+    )
+    .bind(p.to_string())
+    .fetch_one(db.read())
+    .await?;
+    d.funnel.shop_created = int(&row, "created")?;
+    d.with_live_store = int(&row, "published")?;
+    d.funnel.published = d.with_live_store;
     d.breakdowns = breakdowns(db, p).await?;
     Ok(d)
 }
 
-/// Groups by an enterprise column: enterprise counts, then record counts and subsidies.
+fn label_or_unknown(k: &str, label: impl Fn(&str) -> String) -> String {
+    if k.is_empty() {
+        "Chưa rõ".to_string()
+    } else {
+        label(k)
+    }
+}
+
+/// Groups by an enterprise column, from the enterprises' own support counters.
 async fn by_enterprise_column(
     db: &Db,
     province: &str,
     col: &str,
     label: impl Fn(&str) -> String,
 ) -> Result<Vec<Group>> {
-    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     let sql = format!(
         "SELECT COALESCE(e.{col}, '') AS k, COUNT(*) AS n, \
-         CAST(COALESCE(SUM(CASE WHEN e.first_support_day IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS s \
-         FROM enterprises e WHERE e.province_code = $1 GROUP BY COALESCE(e.{col}, '')"
-    );
-    for r in sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(province.to_string())
-        .fetch_all(db.read())
-        .await?
-    {
-        let k: String = r.try_get("k")?;
-        let g = groups.entry(k.clone()).or_default();
-        g.enterprises = r.try_get("n")?;
-        g.supported_enterprises = r.try_get("s")?;
-    }
-    let sql = format!(
-        "SELECT COALESCE(e.{col}, '') AS k, COUNT(*) AS n, CAST(COALESCE(SUM(r.subsidy), 0) AS BIGINT) AS s \
-         FROM support_records r JOIN enterprises e ON e.id = r.enterprise_id \
-         WHERE r.province_code = $1 AND {COUNTED} GROUP BY COALESCE(e.{col}, '')"
-    );
-    for r in sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(province.to_string())
-        .fetch_all(db.read())
-        .await?
-    {
-        let k: String = r.try_get("k")?;
-        let g = groups.entry(k.clone()).or_default();
-        g.records = r.try_get("n")?;
-        g.subsidy = r.try_get("s")?;
-    }
-    Ok(groups
-        .into_iter()
-        .map(|(k, mut g)| {
-            g.label = if k.is_empty() {
-                "Chưa rõ".to_string()
-            } else {
-                label(&k)
-            };
-            g.key = k;
-            g
-        })
-        .collect())
-}
-
-/// Groups support records by an expression over `r` (and `p`, the programme).
-async fn by_record_expr(
-    db: &Db,
-    province: &str,
-    expr: &str,
-    label: impl Fn(&str) -> String,
-) -> Result<Vec<Group>> {
-    let sql = format!(
-        "SELECT {expr} AS k, COUNT(*) AS n, COUNT(DISTINCT r.enterprise_id) AS ne, \
-         CAST(COALESCE(SUM(r.subsidy), 0) AS BIGINT) AS s \
-         FROM support_records r LEFT JOIN programmes p ON p.id = r.programme_id \
-         WHERE r.province_code = $1 AND {COUNTED} GROUP BY {expr} ORDER BY {expr}"
+         CAST(SUM(CASE WHEN e.first_support_day IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS s, \
+         CAST(SUM(e.support_records) AS BIGINT) AS r, CAST(SUM(e.support_subsidy) AS BIGINT) AS sub \
+         FROM enterprises e WHERE e.province_code = $1 GROUP BY COALESCE(e.{col}, '') ORDER BY 1"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(province.to_string())
@@ -240,24 +174,55 @@ async fn by_record_expr(
     rows.iter()
         .map(|r| {
             let k: String = r.try_get("k")?;
-            let ne: i64 = r.try_get("ne")?;
             Ok(Group {
-                label: if k.is_empty() {
-                    "Chưa rõ".to_string()
-                } else {
-                    label(&k)
-                },
+                label: label_or_unknown(&k, &label),
                 key: k,
-                enterprises: ne,
-                supported_enterprises: ne,
-                records: r.try_get("n")?,
-                subsidy: r.try_get("s")?,
+                enterprises: int(r, "n")?,
+                supported_enterprises: int(r, "s")?,
+                records: int(r, "r")?,
+                subsidy: int(r, "sub")?,
             })
         })
         .collect()
 }
 
+/// The per-group totals of support records (programme, kind, month) kept by the records'
+/// transactions, in one statement.
+async fn record_groups(db: &Db, province: &str) -> Result<BTreeMap<String, Vec<Group>>> {
+    let rows = sqlx::query(
+        "SELECT dim, key, records, subsidy, enterprises FROM support_groups \
+         WHERE province_code = $1 AND records > 0 ORDER BY dim, key",
+    )
+    .bind(province.to_string())
+    .fetch_all(db.read())
+    .await?;
+    let mut out: BTreeMap<String, Vec<Group>> = BTreeMap::new();
+    for r in &rows {
+        let dim: String = r.try_get("dim")?;
+        let key: String = r.try_get("key")?;
+        let label = match dim.as_str() {
+            "kind" => label_or_unknown(&key, |k| {
+                SupportKind::parse(k)
+                    .map(|s| s.label_vi().to_string())
+                    .unwrap_or_else(|| k.to_string())
+            }),
+            _ => label_or_unknown(&key, str::to_string),
+        };
+        let ne: i64 = r.try_get("enterprises")?;
+        out.entry(dim).or_default().push(Group {
+            key,
+            label,
+            enterprises: ne,
+            supported_enterprises: ne,
+            records: r.try_get("records")?,
+            subsidy: r.try_get("subsidy")?,
+        });
+    }
+    Ok(out)
+}
+
 async fn breakdowns(db: &Db, p: &str) -> Result<Breakdowns> {
+    let mut groups = record_groups(db, p).await?;
     Ok(Breakdowns {
         by_ward: by_enterprise_column(db, p, "ward", str::to_string).await?,
         by_sector: by_enterprise_column(db, p, "sector", |k| {
@@ -272,19 +237,8 @@ async fn breakdowns(db: &Db, p: &str) -> Result<Breakdowns> {
                 .unwrap_or_else(|| k.to_string())
         })
         .await?,
-        by_programme: by_record_expr(
-            db,
-            p,
-            "COALESCE(p.name, r.programme_name, '')",
-            str::to_string,
-        )
-        .await?,
-        by_kind: by_record_expr(db, p, "r.kind", |k| {
-            SupportKind::parse(k)
-                .map(|s| s.label_vi().to_string())
-                .unwrap_or_else(|| k.to_string())
-        })
-        .await?,
-        by_month: by_record_expr(db, p, "SUBSTR(r.date, 1, 7)", str::to_string).await?,
+        by_programme: groups.remove("programme").unwrap_or_default(),
+        by_kind: groups.remove("kind").unwrap_or_default(),
+        by_month: groups.remove("month").unwrap_or_default(),
     })
 }

@@ -5,8 +5,6 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
-
 use super::{
     ENT_COLS, Enterprise, EnterpriseFields, LegalForm, SizeClass, blank_enterprise, by_tax_code,
     day_to_date, ent_from_row, insert, require_province, sector_name, tax_code_taken, update_row,
@@ -64,16 +62,8 @@ struct ExportRow {
 }
 
 async fn export_rows(db: &Db, province: &str) -> Result<Vec<ExportRow>> {
-    let sql = format!(
-        "SELECT {ENT_COLS}, \
-         (SELECT COUNT(*) FROM support_records r WHERE r.province_code = e.province_code AND r.enterprise_id = e.id \
-            AND r.voided = FALSE AND r.status <> 'rejected') AS supports, \
-         (SELECT CAST(COALESCE(SUM(d.orders), 0) AS BIGINT) FROM enterprise_daily d WHERE d.province_code = e.province_code \
-            AND d.enterprise_id = e.id AND d.day >= e.first_support_day) AS orders_after, \
-         (SELECT CAST(COALESCE(SUM(d.revenue), 0) AS BIGINT) FROM enterprise_daily d WHERE d.province_code = e.province_code \
-            AND d.enterprise_id = e.id AND d.day >= e.first_support_day) AS revenue_after \
-         FROM enterprises e WHERE e.province_code = $1 ORDER BY e.id"
-    );
+    let sql =
+        format!("SELECT {ENT_COLS} FROM enterprises e WHERE e.province_code = $1 ORDER BY e.id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(province.to_string())
         .fetch_all(db.read())
@@ -83,17 +73,9 @@ async fn export_rows(db: &Db, province: &str) -> Result<Vec<ExportRow>> {
             let e = ent_from_row(r)?;
             let share = e.consent_share_sales && e.first_support_day.is_some();
             Ok(ExportRow {
-                supports: r.try_get("supports")?,
-                orders_after: if share {
-                    r.try_get("orders_after")?
-                } else {
-                    None
-                },
-                revenue_after: if share {
-                    r.try_get("revenue_after")?
-                } else {
-                    None
-                },
+                supports: e.tally.support_records,
+                orders_after: share.then_some(e.tally.orders_since),
+                revenue_after: share.then_some(e.tally.revenue_since),
                 e,
             })
         })

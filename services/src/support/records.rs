@@ -447,6 +447,34 @@ async fn load_record_tx(tx: &mut Tx, id: &str) -> Result<SupportRecord> {
     rec_from_row(&row)
 }
 
+/// The support records of several enterprises of one province in one statement (the caller
+/// has checked access), oldest first, by enterprise id.
+pub async fn for_enterprises(
+    db: &Db,
+    province: &str,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<SupportRecord>>> {
+    let mut out: std::collections::HashMap<String, Vec<SupportRecord>> =
+        ids.iter().map(|id| (id.clone(), Vec::new())).collect();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT {REC_COLS} FROM {REC_FROM} WHERE r.province_code = $1 AND r.enterprise_id IN ({}) \
+         ORDER BY r.date, r.id",
+        crate::db::placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(province.to_string());
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    for r in q.fetch_all(db.read()).await? {
+        let rec = rec_from_row(&r)?;
+        out.entry(rec.enterprise_id.clone()).or_default().push(rec);
+    }
+    Ok(out)
+}
+
 /// The support records of an enterprise, oldest first (the caller has checked access).
 pub async fn for_enterprise(db: &Db, e: &Enterprise) -> Result<Vec<SupportRecord>> {
     let sql = format!(
@@ -685,6 +713,7 @@ async fn audit(
     before: Option<&SupportRecord>,
     after: Option<&SupportRecord>,
 ) -> Result<()> {
+    regroup(tx, before, after).await?;
     let json = |r: Option<&SupportRecord>| r.and_then(|r| serde_json::to_string(r).ok());
     sqlx::query(
         "INSERT INTO support_audit (id, province_code, record_id, actor_id, at, action, before_json, after_json) \
@@ -703,15 +732,146 @@ async fn audit(
     Ok(())
 }
 
-/// Keeps `enterprises.first_support_day` (what the dashboard reads) up to date.
+/// Keeps `enterprises.first_support_day` (what the dashboard reads) up to date, and when it
+/// moves, recomputes the enterprise's sales totals around it from its daily aggregates (a few
+/// hundred rows at most: one enterprise's days).
 async fn refresh_first_support(tx: &mut Tx, enterprise_id: &str) -> Result<()> {
-    sqlx::query(
+    let moved = sqlx::query(
         "UPDATE enterprises SET first_support_day = (SELECT MIN(day) FROM support_records \
-         WHERE enterprise_id = $1 AND voided = FALSE AND status <> 'rejected') WHERE id = $1",
+         WHERE enterprise_id = $1 AND voided = FALSE AND status <> 'rejected') WHERE id = $1 \
+         AND COALESCE(first_support_day, -1) <> COALESCE((SELECT MIN(day) FROM support_records \
+         WHERE enterprise_id = $1 AND voided = FALSE AND status <> 'rejected'), -1)",
     )
     .bind(enterprise_id.to_string())
     .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Ok(());
+    }
+    let sum = |col: &str, cond: &str| {
+        format!(
+            "(SELECT COALESCE(SUM(d.{col}), 0) FROM enterprise_daily d WHERE d.province_code = enterprises.province_code \
+             AND d.enterprise_id = enterprises.id AND {cond})"
+        )
+    };
+    let since = "d.day >= enterprises.first_support_day";
+    let before =
+        "d.day < enterprises.first_support_day AND d.day >= enterprises.first_support_day - $2";
+    let after =
+        "d.day >= enterprises.first_support_day AND d.day < enterprises.first_support_day + $2";
+    let sql = format!(
+        "UPDATE enterprises SET orders_since = {}, revenue_since = {}, orders_before = {}, revenue_before = {}, \
+         orders_after = {}, revenue_after = {} WHERE id = $1",
+        sum("orders", since),
+        sum("revenue", since),
+        sum("orders", before),
+        sum("revenue", before),
+        sum("orders", after),
+        sum("revenue", after),
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(enterprise_id.to_string())
+        .bind(super::dashboard::WINDOW_DAYS)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The groups a counted record adds to: (dimension, key) for the dashboard's breakdowns by
+/// programme, kind and month.
+fn groups_of(rec: &SupportRecord) -> [(&'static str, String); 3] {
+    [
+        ("programme", rec.programme.clone().unwrap_or_default()),
+        ("kind", rec.kind.as_str().to_string()),
+        ("month", rec.date.chars().take(7).collect()),
+    ]
+}
+
+/// Moves a record's contribution in the running totals from `before` to `after` (either may
+/// be absent or not counted): the enterprise's support counters and the per-group totals with
+/// their distinct-enterprise counts. Called with every audited change, in its transaction.
+async fn regroup(
+    tx: &mut Tx,
+    before: Option<&SupportRecord>,
+    after: Option<&SupportRecord>,
+) -> Result<()> {
+    let was = before.filter(|r| r.counts());
+    let is = after.filter(|r| r.counts());
+    if let (Some(a), Some(b)) = (was, is)
+        && a.enterprise_id == b.enterprise_id
+        && a.subsidy == b.subsidy
+        && groups_of(a) == groups_of(b)
+    {
+        return Ok(());
+    }
+    if let Some(r) = was {
+        contribute(tx, r, -1).await?;
+    }
+    if let Some(r) = is {
+        contribute(tx, r, 1).await?;
+    }
+    Ok(())
+}
+
+async fn contribute(tx: &mut Tx, rec: &SupportRecord, sign: i64) -> Result<()> {
+    let subsidy = sign * rec.subsidy.unwrap_or(0);
+    sqlx::query(
+        "UPDATE enterprises SET support_records = support_records + $1, support_subsidy = support_subsidy + $2 \
+         WHERE id = $3",
+    )
+    .bind(sign)
+    .bind(subsidy)
+    .bind(rec.enterprise_id.clone())
+    .execute(&mut **tx)
     .await?;
+    for (dim, key) in groups_of(rec) {
+        let row = sqlx::query(
+            "INSERT INTO support_group_members (province_code, dim, key, enterprise_id, records) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (province_code, dim, key, enterprise_id) \
+             DO UPDATE SET records = support_group_members.records + excluded.records RETURNING records",
+        )
+        .bind(rec.province_code.clone())
+        .bind(dim)
+        .bind(key.clone())
+        .bind(rec.enterprise_id.clone())
+        .bind(sign)
+        .fetch_one(&mut **tx)
+        .await?;
+        let now: i64 = row.try_get("records")?;
+        // The enterprise joins the group with its first record and leaves it with its last.
+        let enterprises = match (sign > 0, now) {
+            (true, 1) => 1,
+            (false, 0) => -1,
+            _ => 0,
+        };
+        if now <= 0 {
+            sqlx::query(
+                "DELETE FROM support_group_members WHERE province_code = $1 AND dim = $2 AND key = $3 \
+                 AND enterprise_id = $4",
+            )
+            .bind(rec.province_code.clone())
+            .bind(dim)
+            .bind(key.clone())
+            .bind(rec.enterprise_id.clone())
+            .execute(&mut **tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO support_groups (province_code, dim, key, records, subsidy, enterprises) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (province_code, dim, key) DO UPDATE SET \
+             records = support_groups.records + excluded.records, subsidy = support_groups.subsidy + excluded.subsidy, \
+             enterprises = support_groups.enterprises + excluded.enterprises",
+        )
+        .bind(rec.province_code.clone())
+        .bind(dim)
+        .bind(key)
+        .bind(sign)
+        .bind(subsidy)
+        .bind(enterprises)
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }
 
@@ -890,10 +1050,9 @@ pub async fn audit_log(db: &Db, rec: &SupportRecord) -> Result<Vec<AuditEntry>> 
 }
 
 /// The automatic STOREFRONT record of an enterprise whose linked shop went live (once).
-pub(crate) async fn auto_storefront(db: &Db, enterprise_id: &str) -> Result<()> {
+pub(crate) async fn auto_storefront(tx: &mut Tx, enterprise_id: &str) -> Result<()> {
     let now = now_ms();
     let day = vn_day(now);
-    let mut tx = db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO support_records (id, province_code, enterprise_id, kind, date, day, status, note, voided, \
          auto_key, created_at, updated_at) \
@@ -907,15 +1066,14 @@ pub(crate) async fn auto_storefront(db: &Db, enterprise_id: &str) -> Result<()> 
     .bind(format!("storefront:{enterprise_id}"))
     .bind(now)
     .bind(enterprise_id.to_string())
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     if let Some(row) = inserted {
         let id: String = row.try_get("id")?;
-        let rec = load_record_tx(&mut tx, &id).await?;
-        audit(&mut tx, &rec, None, "auto", None, Some(&rec)).await?;
-        refresh_first_support(&mut tx, enterprise_id).await?;
+        let rec = load_record_tx(tx, &id).await?;
+        audit(tx, &rec, None, "auto", None, Some(&rec)).await?;
+        refresh_first_support(tx, enterprise_id).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
