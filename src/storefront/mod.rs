@@ -27,6 +27,9 @@ pub struct ShopCtx {
     pub shop: Shop,
     /// `/s/{slug}` on the platform's host, `""` on the shop's own host.
     pub base: String,
+    /// `?theme=` asked by a signed-in member (the console's theme preview): the page is
+    /// rendered in that theme and may be framed by the platform's own pages.
+    pub preview_theme: Option<String>,
 }
 
 /// The routes of one shop's site, relative to its root.
@@ -89,11 +92,22 @@ async fn by_slug(State(state): State<AppState>, mut req: Request, next: Next) ->
         .unwrap_or("")
         .to_string();
     let headers = req.headers().clone();
+    let asked_theme = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("theme=")))
+        .filter(|t| shops::THEMES.contains(t))
+        .map(str::to_string);
     match shops::by_slug(&state.db, &slug).await {
         Ok(Some(shop)) if shop.published || is_member(&state, &headers, &shop).await => {
+            let preview_theme = match asked_theme {
+                Some(t) if is_member(&state, &headers, &shop).await => Some(t),
+                _ => None,
+            };
             req.extensions_mut().insert(ShopCtx {
                 base: format!("/s/{}", shop.slug),
                 shop,
+                preview_theme,
             });
             next.run(req).await
         }
@@ -137,6 +151,7 @@ pub async fn host_dispatch(State(state): State<AppState>, mut req: Request) -> R
             req.extensions_mut().insert(ShopCtx {
                 base: String::new(),
                 shop,
+                preview_theme: None,
             });
             match shop_routes().with_state(state).oneshot(req).await {
                 Ok(r) => r,

@@ -42,7 +42,7 @@ impl Visit {
     fn new(st: &AppState, cx: ShopCtx, headers: &HeaderMap) -> Result<Visit, Box<Response>> {
         let theme = st
             .themes
-            .get(&cx.shop.theme)
+            .get(cx.preview_theme.as_deref().unwrap_or(&cx.shop.theme))
             .or_else(|| st.themes.get("warm"))
             .ok_or_else(|| {
                 (StatusCode::INTERNAL_SERVER_ERROR, "no theme is installed").into_response()
@@ -187,6 +187,9 @@ impl Visit {
     /// Headers every answer carries: security headers, and the visitor cookie when new.
     fn finish(&self, resp: &mut Response) {
         security::page_headers(resp.headers_mut(), &self.nonce);
+        if self.cx.preview_theme.is_some() {
+            security::allow_same_origin_framing(resp.headers_mut());
+        }
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.new_sid {
@@ -889,7 +892,7 @@ fn order_view(lang: &str, o: &orders::Order) -> Value {
 }
 
 /// The VietQR code as an inline SVG (without the XML declaration).
-fn qr_svg(payload: &str) -> Option<String> {
+pub fn qr_svg(payload: &str) -> Option<String> {
     let code = qrcode::QrCode::new(payload.as_bytes()).ok()?;
     let svg = code
         .render::<qrcode::render::svg::Color>()

@@ -120,7 +120,6 @@ impl<'a> Browser<'a> {
         self.post(action, &all).await
     }
 
-    #[allow(dead_code)]
     /// Posts a multipart form (`files`: field, file name, content type, bytes) with the CSRF
     /// token of `page`.
     pub async fn submit_multipart(
@@ -198,7 +197,153 @@ storage_tests!(
     forms_without_the_csrf_token_are_refused,
     refused_forms_keep_typed_values,
     password_reset_through_the_emailed_link,
+    the_wizard_takes_a_new_owner_to_a_published_shop,
+    products_create_edit_and_import_with_row_errors,
+    order_pages_offer_only_the_allowed_moves,
+    another_owner_cannot_see_or_act_on_the_shop,
+    the_live_inbox_stream_delivers_a_new_order,
 );
+
+/// A 1×1 PNG.
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
+    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+/// The shop id in a `/console/shops/{id}/…` address.
+fn shop_id_of(location: &str) -> String {
+    location
+        .trim_start_matches("/console/shops/")
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Signs up and walks the wizard to a published shop; answers the shop id.
+pub async fn published_shop(b: &mut Browser<'_>, email: &str, name: &str) -> String {
+    b.sign_up(email).await;
+    let p = b
+        .submit(
+            "/console/shops/new",
+            "/console/shops/new",
+            &[
+                ("name", name),
+                ("slug", ""),
+                ("provinceCode", "46"),
+                ("phone", "0905 123 456"),
+                ("email", email),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let id = shop_id_of(p.location.as_deref().unwrap_or(""));
+    let base = format!("/console/shops/{id}");
+    let p = b
+        .submit(
+            &format!("{base}/setup/theme"),
+            &format!("{base}/setup/theme"),
+            &[("theme", "grid")],
+        )
+        .await;
+    assert_eq!(
+        p.location.as_deref(),
+        Some(format!("{base}/setup/product").as_str())
+    );
+    let p = b
+        .submit_multipart(
+            &format!("{base}/setup/product"),
+            &format!("{base}/setup/product"),
+            &[
+                ("title", "Trà sen Tây Hồ"),
+                ("variants.0.price", "150.000"),
+                ("variants.0.stock", "20"),
+            ],
+            &[("photo", "tra.png", "image/png", PNG.to_vec())],
+        )
+        .await;
+    assert_eq!(
+        p.location.as_deref(),
+        Some(format!("{base}/setup/payments").as_str()),
+        "{}",
+        p.body
+    );
+    let p = b
+        .submit(
+            &format!("{base}/setup/payments"),
+            &format!("{base}/setup/payments"),
+            &[("cod", "on"), ("then", "next")],
+        )
+        .await;
+    assert_eq!(
+        p.location.as_deref(),
+        Some(format!("{base}/setup/publish").as_str()),
+        "{}",
+        p.body
+    );
+    let p = b
+        .submit(
+            &format!("{base}/setup/publish"),
+            &format!("{base}/setup/publish"),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        p.location.as_deref(),
+        Some(format!("{base}/orders?published=1").as_str()),
+        "{}",
+        p.body
+    );
+    id
+}
+
+/// Places a cash-on-delivery order of the shop's first variant through the services.
+pub async fn place_order(app: &TestApp, shop: &str) -> choso_services::orders::Order {
+    use choso_services::{ShopId, catalog, orders};
+    let sid = ShopId::new(shop);
+    let s = choso_services::shops::get(&app.db, &sid)
+        .await
+        .unwrap()
+        .unwrap();
+    let page = catalog::list_products(
+        &app.db,
+        &sid,
+        catalog::Visibility::Public,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let pid = page.items[0].0.id.clone();
+    let vs = catalog::variants_for(&app.db, &sid, std::slice::from_ref(&pid))
+        .await
+        .unwrap();
+    let variant = vs[&pid][0].id.clone();
+    orders::place_order(
+        &app.db,
+        orders::PlaceOrder {
+            shop_slug: s.slug,
+            lines: vec![orders::LineInput {
+                shop_id: sid,
+                variant_id: variant,
+                quantity: 2,
+            }],
+            customer_name: "Nguyễn Thị Khách".into(),
+            customer_phone: "0912345678".into(),
+            customer_email: None,
+            address_line: "12 Lê Lợi".into(),
+            ward: Some("Phú Hội".into()),
+            province_code: "46".into(),
+            payment_method: orders::PaymentMethod::Cod,
+            idempotency_key: None,
+            note: None,
+        },
+    )
+    .await
+    .expect("order placed")
+}
 
 async fn sign_up_in_and_out_with_cookie_flags(app: TestApp) {
     let mut b = Browser::new(&app);
@@ -462,4 +607,519 @@ async fn password_reset_through_the_emailed_link(app: TestApp) {
         .await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(p.body.contains("/console/forgot"));
+}
+
+async fn the_wizard_takes_a_new_owner_to_a_published_shop(app: TestApp) {
+    let mut b = Browser::new(&app);
+    b.sign_up("chu@example.vn").await;
+    let p = b.get("/console/shops/new").await;
+    assert!(
+        p.body.contains("data-slug-source=\"f-slug\""),
+        "the slug follows the name as typed"
+    );
+    assert!(p.body.contains("Huế"), "provinces listed");
+    let p = b
+        .submit(
+            "/console/shops/new",
+            "/console/shops/new",
+            &[
+                ("name", "Trà Cung Đình"),
+                ("slug", ""),
+                ("provinceCode", "46"),
+                ("phone", "0905123456"),
+                ("email", ""),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let id = shop_id_of(p.location.as_deref().unwrap());
+    let base = format!("/console/shops/{id}");
+    assert_eq!(p.location.unwrap(), format!("{base}/setup/theme"));
+    // Leave and come back: /setup resumes at the first step not done.
+    let p = b.get(&format!("{base}/setup")).await;
+    assert_eq!(p.location.unwrap(), format!("{base}/setup/theme"));
+    // The theme step previews the three themes with the shop's own storefront.
+    let p = b.get(&format!("{base}/setup/theme")).await;
+    for t in ["warm", "grid", "minimal"] {
+        assert!(
+            p.body.contains(&format!("/s/tra-cung-dinh/?theme={t}")),
+            "{t} previewed"
+        );
+    }
+    let preview = b.get("/s/tra-cung-dinh/?theme=minimal").await;
+    assert_eq!(
+        preview.status,
+        StatusCode::OK,
+        "members preview the unpublished shop"
+    );
+    assert!(preview.body.contains("Trà Cung Đình"));
+    let csp = preview.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("frame-ancestors 'self'"), "{csp}");
+    let anon = app
+        .client
+        .get(app.url("/s/tra-cung-dinh/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), StatusCode::NOT_FOUND, "not public yet");
+    b.submit(
+        &format!("{base}/setup/theme"),
+        &format!("{base}/setup/theme"),
+        &[("theme", "minimal")],
+    )
+    .await;
+    // A bad price is refused next to its field, with everything typed kept.
+    let p = b
+        .submit_multipart(
+            &format!("{base}/setup/product"),
+            &format!("{base}/setup/product"),
+            &[
+                ("title", "Trà sen"),
+                ("variants.0.price", "mười nghìn"),
+                ("variants.0.stock", "5"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p.body.contains("id=\"f-variants-0-price-error\""),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("value=\"mười nghìn\"") && p.body.contains("value=\"Trà sen\""));
+    let p = b
+        .submit_multipart(
+            &format!("{base}/setup/product"),
+            &format!("{base}/setup/product"),
+            &[
+                ("title", "Trà sen"),
+                ("variants.0.price", "150.000"),
+                ("variants.0.stock", "5"),
+            ],
+            &[("photo", "tra.png", "image/png", PNG.to_vec())],
+        )
+        .await;
+    assert_eq!(p.location.unwrap(), format!("{base}/setup/payments"));
+    // Payments: a bank account shows a test VietQR code; a bad account name is refused.
+    let p = b
+        .submit(
+            &format!("{base}/setup/payments"),
+            &format!("{base}/setup/payments"),
+            &[
+                ("cod", "on"),
+                ("bankBin", "970436"),
+                ("bankAccountNumber", "0011004455667"),
+                ("bankAccountName", "Nguyễn 2"),
+                ("then", "qr"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p.body.contains("id=\"f-bankAccountName-error\""),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("value=\"0011004455667\""));
+    let p = b
+        .submit(
+            &format!("{base}/setup/payments"),
+            &format!("{base}/setup/payments"),
+            &[
+                ("cod", "on"),
+                ("bankBin", "970436"),
+                ("bankAccountNumber", "0011004455667"),
+                ("bankAccountName", "Nguyễn Văn A"),
+                ("then", "qr"),
+            ],
+        )
+        .await;
+    assert_eq!(p.location.unwrap(), format!("{base}/setup/payments"));
+    let p = b.get(&format!("{base}/setup/payments")).await;
+    assert!(p.body.contains("<svg"), "a test QR code is shown");
+    assert!(p.body.contains("NGUYEN VAN A"));
+    let p = b.get(&format!("{base}/setup/publish")).await;
+    assert!(
+        !p.body.contains("✗"),
+        "the checklist is complete: {}",
+        p.body
+    );
+    let p = b
+        .submit(
+            &format!("{base}/setup/publish"),
+            &format!("{base}/setup/publish"),
+            &[],
+        )
+        .await;
+    assert_eq!(p.location.unwrap(), format!("{base}/orders?published=1"));
+    let anon = app
+        .client
+        .get(app.url("/s/tra-cung-dinh/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), StatusCode::OK, "published");
+    assert!(anon.text().await.unwrap().contains("Trà sen"));
+    // A second owner asking for the same address gets the free one suggested.
+    let mut other = Browser::new(&app);
+    other.sign_up("khac@example.vn").await;
+    let p = other
+        .submit(
+            "/console/shops/new",
+            "/console/shops/new",
+            &[
+                ("name", "Trà Cung Đình"),
+                ("slug", "tra-cung-dinh"),
+                ("provinceCode", "46"),
+                ("phone", ""),
+                ("email", ""),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p.body.contains("tra-cung-dinh-2"),
+        "suggestion shown: {}",
+        p.body
+    );
+    assert!(p.body.contains("id=\"f-slug-error\""));
+    assert!(p.body.contains("value=\"Trà Cung Đình\""));
+}
+
+async fn products_create_edit_and_import_with_row_errors(app: TestApp) {
+    let mut b = Browser::new(&app);
+    let id = published_shop(&mut b, "p@example.vn", "Gốm Bát Tràng").await;
+    let base = format!("/console/shops/{id}/products");
+    // Create with two variants; a bad stock and a bad price are shown on their own rows.
+    let p = b
+        .submit_multipart(
+            &format!("{base}/new"),
+            &format!("{base}/new"),
+            &[
+                ("title", "Bình gốm"),
+                ("description", "Men lam"),
+                ("published", "on"),
+                ("variants.0.title", "Nhỏ"),
+                ("variants.0.sku", "BG-S"),
+                ("variants.0.price", "200.000"),
+                ("variants.0.stock", "3"),
+                ("variants.1.title", "Lớn"),
+                ("variants.1.sku", "BG-L"),
+                ("variants.1.price", "abc"),
+                ("variants.1.stock", "2"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p.body.contains("id=\"f-variants-1-price-error\""),
+        "{}",
+        p.body
+    );
+    assert!(!p.body.contains("id=\"f-variants-0-price-error\""));
+    assert!(
+        p.body.contains("value=\"Bình gốm\"")
+            && p.body.contains("value=\"abc\"")
+            && p.body.contains("value=\"BG-L\"")
+    );
+    let p = b
+        .submit_multipart(
+            &format!("{base}/new"),
+            &format!("{base}/new"),
+            &[
+                ("title", "Bình gốm"),
+                ("published", "on"),
+                ("variants.0.title", "Nhỏ"),
+                ("variants.0.sku", "BG-S"),
+                ("variants.0.price", "200.000"),
+                ("variants.0.stock", "3"),
+                ("variants.1.title", "Lớn"),
+                ("variants.1.sku", "BG-L"),
+                ("variants.1.price", "350000"),
+                ("variants.1.stock", "2"),
+            ],
+            &[("photo", "b.png", "image/png", PNG.to_vec())],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let edit = p.location.unwrap().replace("?saved=1", "");
+    let page = b.get(&edit).await;
+    assert!(page.body.contains("value=\"BG-L\"") && page.body.contains("/uploads/"));
+    let v0 = value_of(&page.body, "name=\"variants.0.id\" value=\"").unwrap();
+    let v1 = value_of(&page.body, "name=\"variants.1.id\" value=\"").unwrap();
+    // Edit: rename, new stock (a recorded movement), a third variant.
+    let p = b
+        .submit_multipart(
+            &edit,
+            &edit,
+            &[
+                ("title", "Bình gốm men lam"),
+                ("published", "on"),
+                ("variants.0.id", &v0),
+                ("variants.0.title", "Nhỏ"),
+                ("variants.0.sku", "BG-S"),
+                ("variants.0.price", "210000"),
+                ("variants.0.stock", "7"),
+                ("variants.1.id", &v1),
+                ("variants.1.title", "Lớn"),
+                ("variants.1.sku", "BG-L"),
+                ("variants.1.price", "350000"),
+                ("variants.1.stock", "2"),
+                ("variants.2.title", "Đại"),
+                ("variants.2.sku", "BG-XL"),
+                ("variants.2.price", "500000"),
+                ("variants.2.stock", "1"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let list = b.get(&format!("{base}?q=men+lam")).await;
+    assert!(list.body.contains("Bình gốm men lam"));
+    assert!(
+        list.body.contains("210.000"),
+        "lowest price shown: {}",
+        list.body
+    );
+    assert!(list.body.contains(">10<"), "stock 7+2+1: {}", list.body);
+    assert_eq!(app.count("stock_movements").await >= 1, true);
+    // CSV import: a bad row is reported by row and nothing is written.
+    let csv = "sku,title,price,stock\nTS-1,Trà sen,120000,5\nTS-2,Trà nhài,giá?,3\n";
+    let p = b
+        .submit_multipart(
+            &format!("{base}/import"),
+            &format!("{base}/import"),
+            &[],
+            &[("file", "p.csv", "text/csv", csv.as_bytes().to_vec())],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.body.contains("id=\"row-errors\""));
+    assert!(
+        p.body.contains("<td class=\"num\">3</td><td>price</td>"),
+        "{}",
+        p.body
+    );
+    assert!(
+        !b.get(&format!("{base}?q=tra+sen"))
+            .await
+            .body
+            .contains("TS-1")
+    );
+    let p = b
+        .submit_multipart(
+            &format!("{base}/import"),
+            &format!("{base}/import"),
+            &[("skip", "on")],
+            &[("file", "p.csv", "text/csv", csv.as_bytes().to_vec())],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(
+        b.get(&format!("{base}?q=tra+sen"))
+            .await
+            .body
+            .contains("Trà sen")
+    );
+    // Archive.
+    let pid = edit.rsplit('/').next().unwrap().to_string();
+    let p = b
+        .submit(
+            &edit,
+            &format!("{base}/{pid}/archive"),
+            &[("archived", "1")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(!b.get(&base).await.body.contains("Bình gốm men lam"));
+}
+
+async fn order_pages_offer_only_the_allowed_moves(app: TestApp) {
+    let mut b = Browser::new(&app);
+    let id = published_shop(&mut b, "o@example.vn", "Nón lá Huế").await;
+    let order = place_order(&app, &id).await;
+    let url = format!("/console/shops/{id}/orders/{}", order.id);
+    let inbox = b.get(&format!("/console/shops/{id}/orders")).await;
+    assert!(inbox.body.contains(&format!("#{}", order.number)));
+    assert!(
+        inbox.body.contains("300.000"),
+        "total in VND: {}",
+        inbox.body
+    );
+    let filtered = b
+        .get(&format!("/console/shops/{id}/orders?status=DELIVERED"))
+        .await;
+    assert!(!filtered.body.contains(&format!("order-{}", order.id)));
+    let p = b.get(&url).await;
+    assert!(p.body.contains("data-move=\"CONFIRMED\""));
+    assert!(p.body.contains("data-move=\"CANCELLED\""));
+    assert!(
+        !p.body.contains("data-move=\"SHIPPED\"") && !p.body.contains("data-move=\"DELIVERED\"")
+    );
+    assert!(p.body.contains("data-action=\"paid\""));
+    // A move the lifecycle does not allow is refused.
+    let p = b
+        .submit(&url, &format!("{url}/status"), &[("to", "DELIVERED")])
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p = b
+        .submit(&url, &format!("{url}/status"), &[("to", "CONFIRMED")])
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let p = b.get(&url).await;
+    assert!(
+        p.body.contains("data-move=\"SHIPPED\"") && !p.body.contains("data-move=\"CONFIRMED\"")
+    );
+    assert!(
+        p.body.contains("Đã xác nhận"),
+        "history and status in Vietnamese"
+    );
+    // Cancelling needs a reason; the refused form says so next to the field.
+    let p = b
+        .submit(
+            &url,
+            &format!("{url}/status"),
+            &[("to", "CANCELLED"), ("note", "")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("id=\"f-note-error\""), "{}", p.body);
+    let p = b.submit(&url, &format!("{url}/paid"), &[]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let p = b
+        .submit(
+            &url,
+            &format!("{url}/status"),
+            &[("to", "CANCELLED"), ("note", "Khách đổi ý")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let p = b.get(&url).await;
+    assert!(p.body.contains("Khách đổi ý"));
+    assert!(!p.body.contains("data-move="), "no moves after cancelling");
+}
+
+async fn another_owner_cannot_see_or_act_on_the_shop(app: TestApp) {
+    let mut owner = Browser::new(&app);
+    let id = published_shop(&mut owner, "a@example.vn", "Cửa hàng A").await;
+    let order = place_order(&app, &id).await;
+    let mut other = Browser::new(&app);
+    other.sign_up("b@example.vn").await;
+    for path in [
+        "/orders",
+        "/products",
+        "/settings",
+        "/setup/theme",
+        "/orders/live",
+    ] {
+        let p = other.get(&format!("/console/shops/{id}{path}")).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let p = other
+        .get(&format!("/console/shops/{id}/orders/{}", order.id))
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = other
+        .get("/console/shops/01ARZ3NDEKTSV4RRFFQ69G5FAV/orders")
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    // Posting with the other owner's own valid token still meets the membership check.
+    let p = other
+        .submit(
+            "/console",
+            &format!("/console/shops/{id}/orders/{}/status", order.id),
+            &[("to", "CONFIRMED")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let o = choso_services::orders::get(&app.db, &choso_services::ShopId::new(&id), &order.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        o.status,
+        choso_services::orders::Status::Pending,
+        "nothing changed"
+    );
+    assert!(!other.get("/console").await.body.contains("Cửa hàng A"));
+    // A staff member sees orders but cannot change settings.
+    other.jar.clear();
+    let mut staff = Browser::new(&app);
+    staff.sign_up("staff@example.vn").await;
+    let p = owner
+        .submit(
+            &format!("/console/shops/{id}/settings"),
+            &format!("/console/shops/{id}/members"),
+            &[("email", "staff@example.vn"), ("role", "staff")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(
+        staff
+            .get(&format!("/console/shops/{id}/orders"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let p = staff
+        .submit(
+            &format!("/console/shops/{id}/settings"),
+            &format!("/console/shops/{id}/settings"),
+            &[("form", "settings"), ("name", "Hijacked")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+}
+
+async fn the_live_inbox_stream_delivers_a_new_order(app: TestApp) {
+    let mut b = Browser::new(&app);
+    let id = published_shop(&mut b, "live@example.vn", "Bánh Huế").await;
+    let inbox = b.get(&format!("/console/shops/{id}/orders")).await;
+    assert!(inbox.body.contains(&format!(
+        "data-live-url=\"/console/shops/{id}/orders/live\""
+    )));
+    let resp = app
+        .client
+        .get(app.url(&format!("/console/shops/{id}/orders/live")))
+        .header(
+            header::COOKIE,
+            format!("choso_session={}", b.jar["choso_session"]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut resp = resp;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let order = place_order(&app, &id).await;
+    let mut got = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !got.contains("\n\n") || !got.contains("event: order") {
+        let next = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .expect("an event within 10 s");
+        got.push_str(&String::from_utf8_lossy(
+            &next.unwrap().expect("stream open"),
+        ));
+    }
+    assert!(
+        got.contains(&format!("\"number\":\"#{}\"", order.number)),
+        "{got}"
+    );
+    assert!(
+        got.contains("Nguyễn Thị Khách")
+            && got.contains(&format!("/console/shops/{id}/orders/{}", order.id)),
+        "{got}"
+    );
 }
