@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use async_graphql::{BatchRequest, Data, http::ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::{BatchRequest, BatchResponse, Data, http::ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     Json,
@@ -14,7 +14,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
-use choso_graphql::Viewer;
+use choso_graphql::{Touched, Viewer};
 use choso_services::accounts;
 use include_dir::{Dir, include_dir};
 
@@ -68,6 +68,17 @@ pub async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer);
+    // Anonymous catalog reads may be answered from the cache (see graphql_cache).
+    let cache = &state.graphql_cache;
+    if token.is_none()
+        && let Some(hit) = cache.get(state.db.versions(), &body)
+    {
+        return json_answer(hit);
+    }
     let request: BatchRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -78,18 +89,44 @@ pub async fn post(
             );
         }
     };
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer);
+    let storable =
+        token.is_none() && matches!(request, BatchRequest::Single(_)) && cache.cacheable(&body);
     let viewer = viewer_for(&state, token, Some(addr.ip().to_string())).await;
-    let response = state.schema.execute_batch(request.data(viewer)).await;
-    let mut resp = Json(response).into_response();
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    resp
+    let touched = Touched::default();
+    let response = state
+        .schema
+        .execute_batch(request.data(viewer).data(touched.clone()))
+        .await;
+    let ok = match &response {
+        BatchResponse::Single(r) => r.errors.is_empty(),
+        BatchResponse::Batch(_) => false,
+    };
+    match serde_json::to_vec(&response) {
+        Ok(bytes) => {
+            let bytes = Bytes::from(bytes);
+            if storable && ok {
+                cache.put(body, bytes.clone(), touched.shops());
+            }
+            json_answer(bytes)
+        }
+        Err(e) => error_body(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            &format!("The answer could not be encoded: {e}"),
+        ),
+    }
+}
+
+/// A JSON answer that no shared cache may keep (answers can depend on the caller).
+fn json_answer(bytes: Bytes) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 pub async fn graphiql() -> Response {

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod demo;
+pub mod graphql_cache;
 pub mod graphql_http;
 pub mod health;
 pub mod metrics;

@@ -35,6 +35,8 @@ pub struct AppState {
     /// Signs storefront cookies and confirmation links.
     pub secret: Arc<str>,
     pub themes: crate::storefront::themes::Themes,
+    /// Public GraphQL answers, kept while the shops they read are unchanged.
+    pub graphql_cache: Arc<crate::graphql_cache::GraphqlCache>,
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -150,6 +152,7 @@ impl Server {
             schema: choso_graphql::build_schema(db.clone(), &base_url, &secret, stripe.clone()),
             secret: secret.into(),
             themes: crate::storefront::themes::Themes::from_env(),
+            graphql_cache: Default::default(),
             db: db.clone(),
             config: Arc::new(config),
             metrics: Metrics::default(),

@@ -1,7 +1,7 @@
 //! Per-request context: who is calling (from the bearer token), from where.
 
 use async_graphql::Context;
-use choso_services::{Db, Error, accounts::User};
+use choso_services::{Db, Error, accounts::User, versions::Version};
 
 /// The caller of one request, put into the request's data by the HTTP layer.
 #[derive(Debug, Clone, Default)]
@@ -11,6 +11,29 @@ pub struct Viewer {
     pub token: Option<String>,
     /// The client's address (for login throttling).
     pub client_ip: Option<String>,
+}
+
+/// The shops whose data a request read, with their content versions taken just before it
+/// read them; recorded by the resolvers that reach a shop from the root (`shop(slug:)`), so
+/// the HTTP layer can cache a public answer against those versions (a write that lands while
+/// the answer is computed moves the version, and the answer is never served).
+#[derive(Debug, Clone, Default)]
+pub struct Touched(std::sync::Arc<std::sync::Mutex<Vec<(String, Version)>>>);
+
+impl Touched {
+    pub fn shops(&self) -> Vec<(String, Version)> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+/// Records that the request is about to read this shop's data (no-op outside the HTTP layer).
+pub fn touched(ctx: &Context<'_>, shop_id: &str) {
+    if let Some(t) = ctx.data_opt::<Touched>()
+        && let Ok(mut v) = t.0.lock()
+        && !v.iter().any(|(s, _)| s == shop_id)
+    {
+        v.push((shop_id.to_string(), db(ctx).versions().current(shop_id)));
+    }
 }
 
 /// The database handle.

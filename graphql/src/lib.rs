@@ -20,7 +20,7 @@ pub mod support;
 use async_graphql::{MergedObject, Schema, dataloader::DataLoader};
 use choso_services::Db;
 
-pub use context::Viewer;
+pub use context::{Touched, Viewer};
 
 #[derive(MergedObject, Default)]
 pub struct Query(

@@ -460,6 +460,7 @@ impl ShopQuery {
         let Some(s) = shops::by_slug(db(ctx), &slug).await.gql()? else {
             return Ok(None);
         };
+        crate::context::touched(ctx, s.id.as_str());
         let shop = Shop::for_viewer(ctx, s).await?;
         Ok((shop.shop.published || shop.role.is_some()).then_some(shop))
     }

@@ -50,6 +50,7 @@ pub struct Db {
     write: AnyPool,
     backend: Backend,
     feed: crate::feed::Feed,
+    versions: crate::versions::Versions,
     url: std::sync::Arc<str>,
 }
 
@@ -80,6 +81,7 @@ impl Db {
                     write,
                     backend,
                     feed: Default::default(),
+                    versions: Default::default(),
                     url: url.as_str().into(),
                 })
             }
@@ -95,6 +97,7 @@ impl Db {
                     write: pool,
                     backend,
                     feed: Default::default(),
+                    versions: Default::default(),
                     url: url.into(),
                 })
             }
@@ -133,10 +136,21 @@ impl Db {
         &self.feed
     }
 
-    /// On PostgreSQL, starts forwarding `NOTIFY` order events into this process's feed.
+    /// The content versions of shops in this process (caches of public answers).
+    pub fn versions(&self) -> &crate::versions::Versions {
+        &self.versions
+    }
+
+    /// On PostgreSQL, starts forwarding `NOTIFY` order events into this process's feed (and
+    /// shop changes into its content versions).
     pub fn start_feed_listener(&self) -> Option<tokio::task::JoinHandle<()>> {
-        (self.backend == Backend::Postgres)
-            .then(|| crate::feed::spawn_listener(self.url.to_string(), self.feed.clone()))
+        (self.backend == Backend::Postgres).then(|| {
+            crate::feed::spawn_listener(
+                self.url.to_string(),
+                self.feed.clone(),
+                self.versions.clone(),
+            )
+        })
     }
 
     /// The pool for reads.

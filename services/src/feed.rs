@@ -81,16 +81,25 @@ pub async fn publish(db: &Db, shop: &ShopId, order_id: &str) {
 
 /// On PostgreSQL: listens for `choso_orders` and forwards into this process's feed,
 /// reconnecting after errors. Runs until the process ends.
-pub fn spawn_listener(url: String, feed: Feed) -> tokio::task::JoinHandle<()> {
+pub fn spawn_listener(
+    url: String,
+    feed: Feed,
+    versions: crate::versions::Versions,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match sqlx::postgres::PgListener::connect(&url).await {
                 Ok(mut l) => {
-                    if let Err(e) = l.listen(CHANNEL).await {
+                    if let Err(e) = l.listen_all([CHANNEL, crate::versions::CHANNEL]).await {
                         tracing::warn!(error = %e, "LISTEN failed");
                     } else {
+                        // Shop changes announced while we were not listening are lost.
+                        versions.bump_all();
                         loop {
                             match l.recv().await {
+                                Ok(n) if n.channel() == crate::versions::CHANNEL => {
+                                    versions.bump(n.payload());
+                                }
                                 Ok(n) => {
                                     if let Some(ev) = Feed::parse(n.payload()) {
                                         feed.deliver(ev);

@@ -26,6 +26,7 @@ pub mod support;
 pub mod tenancy;
 pub mod text;
 pub mod uploads;
+pub mod versions;
 pub mod vietqr;
 
 pub use db::{Backend, Db};

@@ -689,6 +689,7 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
     crate::notify::order_placed(&mut tx, &shop, contact.email.as_deref(), &mail).await?;
     crate::support::on_order(&mut tx, &shop.id, total, now).await?;
     tx.commit().await?;
+    crate::versions::changed(db, &shop.id).await;
     feed::publish(db, &shop.id, &id).await;
     get(db, &shop.id, &id)
         .await?
@@ -1159,6 +1160,10 @@ pub async fn transition(
         .await?;
     }
     tx.commit().await?;
+    if to == Status::Cancelled {
+        // Its stock came back.
+        crate::versions::changed(db, shop).await;
+    }
     get(db, shop, &order.id)
         .await?
         .ok_or(Error::NotFound("order"))

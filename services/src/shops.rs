@@ -232,7 +232,12 @@ pub async fn authorize(
     if need == MemberRole::Owner && role != MemberRole::Owner {
         return Err(Error::Forbidden);
     }
-    Ok(ShopScope::new(shop_id.clone(), user.id.clone(), role))
+    Ok(ShopScope::new(
+        shop_id.clone(),
+        user.id.clone(),
+        role,
+        crate::versions::ChangeGuard::new(db, shop_id),
+    ))
 }
 
 #[derive(Debug, Clone, Default)]

@@ -53,19 +53,28 @@ impl MemberRole {
 
 /// Proof that `user_id` is a member of `shop_id` with `role` (or a platform admin acting as
 /// owner). Made only by `shops::authorize`.
+/// It also holds the shop's [`ChangeGuard`](crate::versions::ChangeGuard): caches of the
+/// shop's public answers are invalidated when a scope is made and when its last copy goes.
 #[derive(Debug, Clone)]
 pub struct ShopScope {
     shop_id: ShopId,
     user_id: String,
     role: MemberRole,
+    _changes: std::sync::Arc<crate::versions::ChangeGuard>,
 }
 
 impl ShopScope {
-    pub(crate) fn new(shop_id: ShopId, user_id: String, role: MemberRole) -> Self {
+    pub(crate) fn new(
+        shop_id: ShopId,
+        user_id: String,
+        role: MemberRole,
+        changes: crate::versions::ChangeGuard,
+    ) -> Self {
         ShopScope {
             shop_id,
             user_id,
             role,
+            _changes: std::sync::Arc::new(changes),
         }
     }
     pub fn shop_id(&self) -> &ShopId {

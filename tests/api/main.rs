@@ -12,6 +12,7 @@ mod graphql_server;
 mod notify;
 mod ops;
 mod orders;
+mod public_cache;
 mod shops;
 mod smtp_sink;
 mod storefront;

@@ -1,0 +1,133 @@
+//! Content versions of shops, for caches of public answers (GraphQL catalog reads, storefront
+//! pages). A cached answer records the versions of the shops it read and is served only while
+//! they are unchanged.
+//!
+//! A shop's version moves whenever its public content may have changed:
+//! - around every member action: `shops::authorize` hands out a [`ShopScope`] holding a
+//!   [`ChangeGuard`], which bumps the version when the scope is made and again when its last
+//!   copy is dropped — after the service call it authorised has committed — so an answer
+//!   computed during a write is never kept past it (reads by members bump too: harmless);
+//! - after an order changes stock (placed or cancelled), by [`changed`].
+//!
+//! On PostgreSQL a change is also announced with `NOTIFY choso_shops`, and every process's
+//! listener bumps its own copy; when the listener (re)connects it bumps every shop (the
+//! `epoch`), since notifications sent while it was away are lost.
+//!
+//! [`ShopScope`]: crate::tenancy::ShopScope
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use crate::{
+    db::{Backend, Db},
+    tenancy::ShopId,
+};
+
+pub const CHANNEL: &str = "choso_shops";
+
+/// The process-wide table of versions (held by [`Db`]).
+#[derive(Debug, Clone, Default)]
+pub struct Versions {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    epoch: AtomicU64,
+    shops: RwLock<HashMap<String, u64>>,
+}
+
+/// A version as cached answers compare it: (epoch, shop counter).
+pub type Version = (u64, u64);
+
+impl Versions {
+    /// The shop's current version.
+    pub fn current(&self, shop: &str) -> Version {
+        let epoch = self.inner.epoch.load(Ordering::Acquire);
+        let n = self
+            .inner
+            .shops
+            .read()
+            .map(|m| m.get(shop).copied().unwrap_or(0))
+            .unwrap_or(u64::MAX);
+        (epoch, n)
+    }
+
+    /// Marks the shop changed in this process.
+    pub fn bump(&self, shop: &str) {
+        if let Ok(mut m) = self.inner.shops.write() {
+            *m.entry(shop.to_string()).or_insert(0) += 1;
+        }
+    }
+
+    /// Marks every shop changed in this process.
+    pub fn bump_all(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Announces that a shop's public content changed: here at once, and to the other processes
+/// on PostgreSQL.
+pub async fn changed(db: &Db, shop: &ShopId) {
+    db.versions().bump(shop.as_str());
+    if db.backend() == Backend::Postgres
+        && let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL.to_string())
+            .bind(shop.as_str().to_string())
+            .execute(db.write())
+            .await
+    {
+        tracing::warn!(error = %e, "NOTIFY of a shop change failed");
+    }
+}
+
+/// Bumps a shop's version when made and when dropped (see the module comment).
+#[derive(Debug)]
+pub struct ChangeGuard {
+    db: Db,
+    shop: ShopId,
+}
+
+impl ChangeGuard {
+    pub fn new(db: &Db, shop: &ShopId) -> Self {
+        db.versions().bump(shop.as_str());
+        ChangeGuard {
+            db: db.clone(),
+            shop: shop.clone(),
+        }
+    }
+}
+
+impl Drop for ChangeGuard {
+    fn drop(&mut self) {
+        self.db.versions().bump(self.shop.as_str());
+        if self.db.backend() == Backend::Postgres
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let (db, shop) = (self.db.clone(), self.shop.clone());
+            rt.spawn(async move { changed(&db, &shop).await });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bumps_move_versions() {
+        let v = Versions::default();
+        let a0 = v.current("a");
+        let b0 = v.current("b");
+        v.bump("a");
+        assert_ne!(v.current("a"), a0);
+        assert_eq!(v.current("b"), b0);
+        v.bump_all();
+        assert_ne!(v.current("b"), b0);
+    }
+}

@@ -1,0 +1,174 @@
+//! A cache of public GraphQL answers: anonymous, single queries whose every root field is
+//! `shop(slug:)` (the storefront's catalog reads). An answer is stored with the content
+//! versions of the shops it read (`choso_graphql::Touched`) and served, byte for byte, only
+//! while those versions are unchanged (`choso_services::versions`): any member action on a
+//! shop or an order changing its stock moves its version, here and — on PostgreSQL — in every
+//! other process. Keys are the exact request bodies. Answers with errors, answers that read
+//! no shop (e.g. an unknown slug) and large answers are not stored.
+
+use std::{
+    collections::HashMap,
+    sync::{Mutex, RwLock},
+};
+
+use async_graphql::parser::{
+    parse_query,
+    types::{OperationType, Selection},
+};
+use axum::body::Bytes;
+use choso_services::versions::{Version, Versions};
+
+/// At most this many answers are kept; when full, the cache starts again empty.
+const MAX_ENTRIES: usize = 20_000;
+/// Answers larger than this are not kept.
+const MAX_BODY: usize = 256 * 1024;
+
+struct Entry {
+    body: Bytes,
+    deps: Vec<(String, Version)>,
+}
+
+/// The cache (one per process, in the app state).
+#[derive(Default)]
+pub struct GraphqlCache {
+    entries: RwLock<HashMap<Bytes, Entry>>,
+    /// Whether a request body is cacheable at all (parsed once per distinct body).
+    verdicts: Mutex<HashMap<Bytes, bool>>,
+}
+
+impl GraphqlCache {
+    /// The stored answer for this request body, if every shop it read is unchanged.
+    pub fn get(&self, versions: &Versions, request: &Bytes) -> Option<Bytes> {
+        let entries = self.entries.read().ok()?;
+        let e = entries.get(request)?;
+        e.deps
+            .iter()
+            .all(|(shop, v)| versions.current(shop) == *v)
+            .then(|| e.body.clone())
+    }
+
+    /// Whether answers to this anonymous request may be stored: one operation, a query, whose
+    /// root fields are all `shop` (or `__typename`).
+    pub fn cacheable(&self, request: &Bytes) -> bool {
+        if let Some(v) = self
+            .verdicts
+            .lock()
+            .ok()
+            .and_then(|m| m.get(request).copied())
+        {
+            return v;
+        }
+        let verdict = judge(request);
+        if let Ok(mut m) = self.verdicts.lock() {
+            if m.len() >= MAX_ENTRIES {
+                m.clear();
+            }
+            m.insert(request.clone(), verdict);
+        }
+        verdict
+    }
+
+    /// Stores an answer with the versions of the shops it read, as they were before it read
+    /// them (`before`): if one moved meanwhile, the entry is already stale and never served.
+    pub fn put(&self, request: Bytes, body: Bytes, before: Vec<(String, Version)>) {
+        if before.is_empty() || body.len() > MAX_BODY {
+            return;
+        }
+        if let Ok(mut m) = self.entries.write() {
+            if m.len() >= MAX_ENTRIES {
+                m.clear();
+            }
+            m.insert(request, Entry { body, deps: before });
+        }
+    }
+}
+
+fn judge(request: &Bytes) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Req {
+        query: String,
+        #[serde(rename = "operationName")]
+        operation_name: Option<String>,
+    }
+    let Ok(req) = serde_json::from_slice::<Req>(request) else {
+        return false;
+    };
+    let Ok(doc) = parse_query(&req.query) else {
+        return false;
+    };
+    let mut ops = doc.operations.iter();
+    let op = match (&req.operation_name, ops.next(), ops.next()) {
+        (_, Some((_, op)), None) => op,
+        (Some(name), _, _) => match doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.map(|n| n.as_str()) == Some(name.as_str()))
+        {
+            Some((_, op)) => op,
+            None => return false,
+        },
+        _ => return false,
+    };
+    op.node.ty == OperationType::Query
+        && !op.node.selection_set.node.items.is_empty()
+        && op
+            .node
+            .selection_set
+            .node
+            .items
+            .iter()
+            .all(|s| match &s.node {
+                Selection::Field(f) => {
+                    let name = f.node.name.node.as_str();
+                    (name == "shop" || name == "__typename") && f.node.directives.is_empty()
+                }
+                _ => false,
+            })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(q: &str) -> Bytes {
+        Bytes::from(serde_json::json!({ "query": q }).to_string())
+    }
+
+    #[test]
+    fn only_public_shop_queries_are_cacheable() {
+        let c = GraphqlCache::default();
+        assert!(c.cacheable(&body("{ shop(slug: \"a\") { name } }")));
+        assert!(c.cacheable(&body(
+            "query Q($s: String!) { shop(slug: $s) { products(first: 20) { edges { node { title } } } } }"
+        )));
+        assert!(!c.cacheable(&body("{ me { email } }")));
+        assert!(!c.cacheable(&body("{ shop(slug: \"a\") { name } me { email } }")));
+        assert!(!c.cacheable(&body(
+            "mutation { createShop(input: {name: \"x\"}) { shop { id } } }"
+        )));
+        assert!(!c.cacheable(&body("{ ...F } fragment F on Query { me { id } }")));
+        assert!(!c.cacheable(&body("{ shop(slug: \"a\") @include(if: true) { name } }")));
+        assert!(!c.cacheable(&Bytes::from_static(b"not json")));
+        assert!(!c.cacheable(&body("{ shop(")));
+    }
+
+    #[test]
+    fn entries_follow_versions() {
+        let c = GraphqlCache::default();
+        let v = Versions::default();
+        let req = body("{ shop(slug: \"a\") { name } }");
+        c.put(
+            req.clone(),
+            Bytes::from_static(b"{\"data\":1}"),
+            vec![("s1".to_string(), v.current("s1"))],
+        );
+        assert_eq!(c.get(&v, &req).as_deref(), Some(&b"{\"data\":1}"[..]));
+        v.bump("s2");
+        assert!(c.get(&v, &req).is_some());
+        v.bump("s1");
+        assert!(c.get(&v, &req).is_none());
+        // Nothing is stored for an answer that read no shop.
+        c.put(req.clone(), Bytes::from_static(b"{}"), Vec::new());
+        assert!(c.get(&v, &req).is_none());
+    }
+}
