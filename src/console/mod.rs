@@ -52,9 +52,11 @@
 //! the onboarding wizard, products, orders with the live inbox, settings, members, domains.
 
 pub mod auth;
+pub mod charts;
 pub mod ctx;
 pub mod form;
 pub mod owner;
+pub mod province;
 
 use axum::{
     Router,
@@ -78,6 +80,7 @@ pub fn routes() -> Router<AppState> {
         .route("/reset", get(auth::reset_form).post(auth::reset))
         .route("/static/{file}", get(asset))
         .merge(owner::routes(uploads, imports))
+        .merge(province::routes())
         .fallback(auth::not_found)
 }
 

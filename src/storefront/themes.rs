@@ -238,6 +238,7 @@ fn build(
             }
         }
     }
+    merge_locale_parts(&mut locales);
     let mut env = Environment::new();
     let templates = Arc::new(templates);
     env.set_loader(move |n| Ok(templates.get(n).cloned()));
@@ -259,6 +260,27 @@ fn build(
         assets,
         asset_urls,
         locales,
+    }
+}
+
+/// Locale parts: `locales/{part}.{lang}.json` (e.g. `province.vi.json`) goes into the `{lang}`
+/// table under the key `{part}`, so one area's strings can live in their own file.
+fn merge_locale_parts(locales: &mut HashMap<String, serde_json::Value>) {
+    let parts: Vec<String> = locales
+        .keys()
+        .filter(|k| k.contains('.'))
+        .cloned()
+        .collect();
+    for name in parts {
+        let Some((part, lang)) = name.rsplit_once('.') else {
+            continue;
+        };
+        let Some(v) = locales.remove(&name) else {
+            continue;
+        };
+        if let Some(serde_json::Value::Object(table)) = locales.get_mut(lang) {
+            table.insert(part.to_string(), v);
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod accounts;
 mod catalog;
 mod cli;
 mod console;
+mod console_province;
 mod graphql_server;
 mod notify;
 mod ops;

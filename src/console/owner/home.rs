@@ -7,6 +7,9 @@ use serde_json::json;
 use crate::console::ctx::Signed;
 
 pub async fn home(s: Signed) -> Response {
+    if choso_services::support::require_staff(&s.user).is_ok() {
+        return s.redirect("/console/province");
+    }
     let list = match shops::for_user(&s.st.db, &s.user.id).await {
         Ok(l) => l,
         Err(e) => return s.fail(e),
