@@ -887,7 +887,10 @@ async fn products_create_edit_and_import_with_row_errors(app: TestApp) {
         list.body
     );
     assert!(list.body.contains(">10<"), "stock 7+2+1: {}", list.body);
-    assert_eq!(app.count("stock_movements").await >= 1, true);
+    assert!(
+        app.count("stock_movements").await >= 1,
+        "the stock change is recorded"
+    );
     // CSV import: a bad row is reported by row and nothing is written.
     let csv = "sku,title,price,stock\nTS-1,Trà sen,120000,5\nTS-2,Trà nhài,giá?,3\n";
     let p = b
