@@ -63,6 +63,8 @@ impl ChildServer {
         let port = free_port();
         let stderr = dir.join(format!("server-{port}.log"));
         let log = std::fs::File::create(&stderr).expect("server log file");
+        // Logs go to stdout, panics to stderr: both into the one file.
+        let log_out = log.try_clone().expect("server log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_choso"));
         cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}")])
             .args(["--database-url", url, "--data-dir"])
@@ -71,7 +73,7 @@ impl ChildServer {
             .env("RUST_BACKTRACE", "0")
             .envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(log_out)
             .stderr(log);
         if opts.ignore_sigxfsz {
             use std::os::unix::process::CommandExt;
