@@ -72,6 +72,12 @@ pub struct ServeArgs {
     pub smtp_url: Option<String>,
     #[arg(long, env = "CHOSO_MAIL_FROM", default_value = crate::config::DEFAULT_MAIL_FROM)]
     pub mail_from: String,
+    /// GraphQL cost units a shop's clients may be ahead by before `THROTTLED`.
+    #[arg(long, env = "CHOSO_SHOP_BUDGET", default_value_t = 200_000.0)]
+    pub shop_budget: f64,
+    /// GraphQL cost units a shop's bucket drains per second.
+    #[arg(long, env = "CHOSO_SHOP_BUDGET_PER_SEC", default_value_t = 100_000.0)]
+    pub shop_budget_per_sec: f64,
 }
 
 /// Card payments through Stripe (all from the environment; off when the key is unset).
@@ -130,6 +136,14 @@ pub struct UserCreateArgs {
     pub db: DbArgs,
 }
 
+/// A number from the environment, or the default when unset or not a number.
+fn env_number(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<(), BoxError> {
     match cli.command {
@@ -153,6 +167,8 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
                 smtp_url: std::env::var("CHOSO_SMTP_URL").ok(),
                 mail_from: std::env::var("CHOSO_MAIL_FROM")
                     .unwrap_or_else(|_| crate::config::DEFAULT_MAIL_FROM.to_string()),
+                shop_budget: env_number("CHOSO_SHOP_BUDGET", 200_000.0),
+                shop_budget_per_sec: env_number("CHOSO_SHOP_BUDGET_PER_SEC", 100_000.0),
             })
             .await
         }
@@ -225,6 +241,10 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         mail_from: args.mail_from.clone(),
         mail_poll: std::time::Duration::from_secs(1),
         mail_retry_base_ms: 5_000,
+        shop_budget: choso_graphql::budget::BudgetConfig {
+            capacity: args.shop_budget.max(1.0),
+            per_second: args.shop_budget_per_sec.max(1.0),
+        },
     };
     tracing::info!(database = %redact(&config.database_url), "starting");
     let server = Server::start(config).await?;

@@ -34,6 +34,8 @@ pub struct Config {
     pub mail_poll: std::time::Duration,
     /// First email retry delay in ms (doubles per attempt).
     pub mail_retry_base_ms: i64,
+    /// Each shop's GraphQL budget (`CHOSO_SHOP_BUDGET`, `CHOSO_SHOP_BUDGET_PER_SEC`).
+    pub shop_budget: choso_graphql::budget::BudgetConfig,
 }
 
 impl Config {
@@ -52,6 +54,7 @@ impl Config {
             mail_from: DEFAULT_MAIL_FROM.to_string(),
             mail_poll: std::time::Duration::from_millis(500),
             mail_retry_base_ms: 5_000,
+            shop_budget: Default::default(),
         }
     }
 

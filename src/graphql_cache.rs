@@ -26,6 +26,33 @@ const MAX_BODY: usize = 256 * 1024;
 struct Entry {
     body: Bytes,
     deps: Vec<(String, Version)>,
+    requested: u64,
+}
+
+/// A stored answer: its body (a JSON object without `extensions`), the cost its document
+/// requested, and the shops it read.
+pub struct Hit {
+    pub body: Bytes,
+    pub requested: u64,
+    pub shops: Vec<String>,
+}
+
+impl Hit {
+    /// The body with `extensions` added (`extra` is a JSON object's text).
+    pub fn with_extensions(&self, extra: &str) -> Bytes {
+        let b = &self.body[..];
+        match b.iter().rposition(|c| *c == b'}') {
+            Some(end) => {
+                let mut out = Vec::with_capacity(b.len() + extra.len() + 16);
+                out.extend_from_slice(&b[..end]);
+                out.extend_from_slice(b",\"extensions\":");
+                out.extend_from_slice(extra.as_bytes());
+                out.push(b'}');
+                Bytes::from(out)
+            }
+            None => self.body.clone(),
+        }
+    }
 }
 
 /// The cache (one per process, in the app state).
@@ -38,13 +65,17 @@ pub struct GraphqlCache {
 
 impl GraphqlCache {
     /// The stored answer for this request body, if every shop it read is unchanged.
-    pub fn get(&self, versions: &Versions, request: &Bytes) -> Option<Bytes> {
+    pub fn get(&self, versions: &Versions, request: &Bytes) -> Option<Hit> {
         let entries = self.entries.read().ok()?;
         let e = entries.get(request)?;
         e.deps
             .iter()
             .all(|(shop, v)| versions.current(shop) == *v)
-            .then(|| e.body.clone())
+            .then(|| Hit {
+                body: e.body.clone(),
+                requested: e.requested,
+                shops: e.deps.iter().map(|(s, _)| s.clone()).collect(),
+            })
     }
 
     /// Whether answers to this anonymous request may be stored: one operation, a query, whose
@@ -70,7 +101,7 @@ impl GraphqlCache {
 
     /// Stores an answer with the versions of the shops it read, as they were before it read
     /// them (`before`): if one moved meanwhile, the entry is already stale and never served.
-    pub fn put(&self, request: Bytes, body: Bytes, before: Vec<(String, Version)>) {
+    pub fn put(&self, request: Bytes, body: Bytes, before: Vec<(String, Version)>, requested: u64) {
         if before.is_empty() || body.len() > MAX_BODY {
             return;
         }
@@ -78,7 +109,14 @@ impl GraphqlCache {
             if m.len() >= MAX_ENTRIES {
                 m.clear();
             }
-            m.insert(request, Entry { body, deps: before });
+            m.insert(
+                request,
+                Entry {
+                    body,
+                    deps: before,
+                    requested,
+                },
+            );
         }
     }
 }
@@ -161,14 +199,20 @@ mod tests {
             req.clone(),
             Bytes::from_static(b"{\"data\":1}"),
             vec![("s1".to_string(), v.current("s1"))],
+            7,
         );
-        assert_eq!(c.get(&v, &req).as_deref(), Some(&b"{\"data\":1}"[..]));
+        let hit = c.get(&v, &req).expect("stored");
+        assert_eq!(&hit.body[..], b"{\"data\":1}");
+        assert_eq!(
+            &hit.with_extensions("{\"cost\":{}}")[..],
+            b"{\"data\":1,\"extensions\":{\"cost\":{}}}"
+        );
         v.bump("s2");
         assert!(c.get(&v, &req).is_some());
         v.bump("s1");
         assert!(c.get(&v, &req).is_none());
         // Nothing is stored for an answer that read no shop.
-        c.put(req.clone(), Bytes::from_static(b"{}"), Vec::new());
+        c.put(req.clone(), Bytes::from_static(b"{}"), Vec::new(), 1);
         assert!(c.get(&v, &req).is_none());
     }
 }

@@ -77,7 +77,17 @@ pub async fn post(
     if token.is_none()
         && let Some(hit) = cache.get(state.db.versions(), &body)
     {
-        return json_answer(hit);
+        let left = hit
+            .shops
+            .iter()
+            .map(|s| state.budget.left(s))
+            .fold(f64::INFINITY, f64::min);
+        let mut cost =
+            serde_json::json!({ "requested": hit.requested, "actual": 0, "cached": true });
+        if left.is_finite() {
+            cost["budgetLeft"] = serde_json::json!(left.floor() as i64);
+        }
+        return json_answer(hit.with_extensions(&serde_json::json!({ "cost": cost }).to_string()));
     }
     let request: BatchRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -101,14 +111,31 @@ pub async fn post(
         BatchResponse::Single(r) => r.errors.is_empty(),
         BatchResponse::Batch(_) => false,
     };
-    match serde_json::to_vec(&response) {
-        Ok(bytes) => {
-            let bytes = Bytes::from(bytes);
-            if storable && ok {
-                cache.put(body, bytes.clone(), touched.shops());
-            }
-            json_answer(bytes)
+    if storable
+        && ok
+        && let BatchResponse::Single(r) = &response
+    {
+        // Stored without its extensions: the cost of a cached answer is its own.
+        let requested = r
+            .extensions
+            .get("cost")
+            .and_then(|c| match c {
+                async_graphql::Value::Object(o) => o.get("requested"),
+                _ => None,
+            })
+            .and_then(|v| match v {
+                async_graphql::Value::Number(n) => n.as_u64(),
+                _ => None,
+            })
+            .unwrap_or(0);
+        let mut bare = async_graphql::Response::new(r.data.clone());
+        bare.errors = Vec::new();
+        if let Ok(b) = serde_json::to_vec(&bare) {
+            cache.put(body, Bytes::from(b), touched.shops(), requested);
         }
+    }
+    match serde_json::to_vec(&response) {
+        Ok(bytes) => json_answer(Bytes::from(bytes)),
         Err(e) => error_body(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",

@@ -37,6 +37,8 @@ pub struct AppState {
     pub themes: crate::storefront::themes::Themes,
     /// Public GraphQL answers, kept while the shops they read are unchanged.
     pub graphql_cache: Arc<crate::graphql_cache::GraphqlCache>,
+    /// Each shop's GraphQL budget (shared with the schema).
+    pub budget: Arc<choso_graphql::budget::Budget>,
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -147,9 +149,17 @@ impl Server {
             config.mail_poll,
             workers_stop,
         );
+        let budget = choso_graphql::budget::Budget::new(config.shop_budget);
         let state = AppState {
+            budget: budget.clone(),
             stripe: stripe.clone(),
-            schema: choso_graphql::build_schema(db.clone(), &base_url, &secret, stripe.clone()),
+            schema: choso_graphql::build_schema(
+                db.clone(),
+                &base_url,
+                &secret,
+                stripe.clone(),
+                budget,
+            ),
             secret: secret.into(),
             themes: crate::storefront::themes::Themes::from_env(),
             graphql_cache: Default::default(),

@@ -47,7 +47,16 @@ pub fn top_level(e: Error) -> async_graphql::Error {
             other => other.to_string(),
         }
     };
-    async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code))
+    let retry_after = match e {
+        Error::Throttled(secs) => Some(secs),
+        _ => None,
+    };
+    async_graphql::Error::new(message).extend_with(|_, ext| {
+        ext.set("code", code);
+        if let Some(secs) = retry_after {
+            ext.set("retryAfter", secs);
+        }
+    })
 }
 
 /// Splits a service result for a mutation payload: `Ok(Some(v), [])`, `Ok(None, userErrors)`,

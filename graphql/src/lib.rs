@@ -7,8 +7,10 @@
 //! request id).
 
 pub mod accounts;
+pub mod budget;
 pub mod catalog;
 pub mod context;
+pub mod cost;
 pub mod error;
 pub mod ids;
 pub mod loaders;
@@ -51,9 +53,12 @@ pub fn build_schema(
     base_url: &str,
     secret: &str,
     stripe: Option<std::sync::Arc<choso_services::stripe::StripeConfig>>,
+    budget: std::sync::Arc<budget::Budget>,
 ) -> ChosoSchema {
     Schema::build(Query::default(), Mutation::default(), orders::Subscription)
         .data(stripe)
+        .data(budget)
+        .extension(cost::Cost)
         .data(context::Secret(secret.to_string()))
         .data(DataLoader::new(
             loaders::CatalogLoader { db: db.clone() },

@@ -381,7 +381,9 @@ pub async fn scope_or_err(
     need: MemberRole,
 ) -> Result<choso_services::ShopScope, choso_services::Error> {
     let user = require_user(ctx)?;
-    shops::authorize(db(ctx), user, shop, need).await
+    let scope = shops::authorize(db(ctx), user, shop, need).await?;
+    crate::budget::admit(ctx, shop.as_str())?;
+    Ok(scope)
 }
 
 #[derive(SimpleObject)]
@@ -460,7 +462,7 @@ impl ShopQuery {
         let Some(s) = shops::by_slug(db(ctx), &slug).await.gql()? else {
             return Ok(None);
         };
-        crate::context::touched(ctx, s.id.as_str());
+        crate::budget::admit(ctx, s.id.as_str()).gql()?;
         let shop = Shop::for_viewer(ctx, s).await?;
         Ok((shop.shop.published || shop.role.is_some()).then_some(shop))
     }

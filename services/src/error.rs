@@ -38,6 +38,9 @@ pub enum Error {
     NotFound(&'static str),
     #[error("the service is temporarily unavailable")]
     Unavailable,
+    /// The shop's request budget is spent; retry after this many seconds.
+    #[error("too many requests for this shop; retry in {0} s")]
+    Throttled(u64),
     #[error("database error: {0}")]
     Db(sqlx::Error),
     #[error("internal error: {0}")]
@@ -65,6 +68,7 @@ impl Error {
             Error::Forbidden => "FORBIDDEN",
             Error::NotFound(_) => "NOT_FOUND",
             Error::Unavailable => "UNAVAILABLE",
+            Error::Throttled(_) => "THROTTLED",
             Error::Db(_) | Error::Internal(_) => "INTERNAL",
         }
     }

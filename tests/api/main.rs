@@ -9,6 +9,7 @@ mod catalog;
 mod cli;
 mod console;
 mod console_province;
+mod fairness;
 mod graphql_server;
 mod notify;
 mod ops;
