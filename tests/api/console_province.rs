@@ -14,6 +14,8 @@ use reqwest::StatusCode;
 use crate::{
     console::{Browser, Page},
     helpers::TestApp,
+    orders::{PLACE, order_input},
+    shops::{CREATE_SHOP, product, publish},
     storage_tests,
     support::staff,
 };
@@ -125,6 +127,7 @@ storage_tests!(
     csv_import_is_all_or_nothing_and_exports_download,
     dashboard_figures_and_charts_follow_support,
     readiness_invites_and_languages,
+    a_linked_shop_shows_sales_only_with_consent_and_no_customer_data,
 );
 
 async fn staff_of_another_province_and_merchants_are_refused(app: TestApp) {
@@ -1043,4 +1046,112 @@ async fn readiness_invites_and_languages(app: TestApp) {
     assert!(reg.body.contains("Nón lá Phú Cam"));
     let reg = admin.get("/console/province/enterprises?p=01").await;
     assert!(!reg.body.contains("Nón lá Phú Cam"));
+}
+
+async fn a_linked_shop_shows_sales_only_with_consent_and_no_customer_data(app: TestApp) {
+    let mut b = hue(&app).await;
+    let e = add_enterprise(
+        &mut b,
+        &[
+            ("name", "Tiệm bánh ép"),
+            ("ward", "Phú Hội"),
+            ("consentShareSales", "on"),
+        ],
+    )
+    .await;
+    let page = format!("/console/province/enterprises/{e}");
+    let p = b.submit(&page, &format!("{page}/invite"), &[]).await;
+    assert_eq!(p.status, StatusCode::OK);
+    let code = p
+        .body
+        .split("/console/signup?invite=")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the invite code in the link")
+        .to_string();
+    assert!(p.body.contains(&format!(
+        "<p class=\"invite-code\" aria-label=\"Mã mời\">{code}</p>"
+    )));
+    // The owner registers with it, opens a shop, publishes, and a customer orders.
+    let reg = "mutation($i: RegisterInput!) { register(input: $i) { token userErrors { code } } }";
+    let v = app
+        .gql(reg, serde_json::json!({ "i": { "email": "chu@example.vn", "password": "correct horse battery", "fullName": "Chủ Tiệm", "inviteCode": code } }))
+        .await;
+    let owner = v["data"]["register"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let v = app
+        .gql_as(
+            &owner,
+            CREATE_SHOP,
+            serde_json::json!({ "i": { "name": "Tiệm", "provinceCode": "46" } }),
+        )
+        .await;
+    let shop = v["data"]["createShop"]["shop"]["id"]
+        .as_str()
+        .expect("shop")
+        .to_string();
+    let (_, variant) = product(&app, &owner, &shop, "Bánh ép", "60000", 50).await;
+    publish(&app, &owner, &shop).await;
+    let v = app
+        .gql(PLACE, serde_json::json!({ "i": order_input(&variant, 2) }))
+        .await;
+    assert_eq!(
+        v["data"]["placeOrder"]["userErrors"],
+        serde_json::json!([]),
+        "{v}"
+    );
+    let body = b.get(&page).await.body;
+    assert!(
+        body.contains("href=\"/s/tiem/\"") && body.contains("Đang mở bán"),
+        "the linked shop"
+    );
+    assert!(
+        body.contains("Cửa hàng trực tuyến"),
+        "the automatic STOREFRONT record"
+    );
+    let sales = body
+        .split("id=\"sales\"")
+        .nth(1)
+        .expect("sales figures with consent");
+    // One order of two 60.000 ₫ items, placed after the first (automatic) support.
+    assert_eq!(
+        sales.matches("<span class=\"figure\">1</span>").count(),
+        2,
+        "{sales}"
+    );
+    assert_eq!(
+        sales
+            .matches("<span class=\"figure\">120.000\u{a0}₫</span>")
+            .count(),
+        2,
+        "{sales}"
+    );
+    for private in [
+        "Lê Thị Khách",
+        "0912345678",
+        "0912 345 678",
+        "khach@example.vn",
+        "Trần Hưng Đạo",
+    ] {
+        assert!(!body.contains(private), "no customer data: {private}");
+    }
+    let d = b.get("/console/province/dashboard").await;
+    assert_eq!(figure(&d.body, "live_store"), "1");
+    assert_eq!(figure(&d.body, "online_orders"), "1");
+    assert!(!d.body.contains("Lê Thị Khách"));
+    // Consent withdrawn (here recorded by staff): the figures disappear.
+    let edit = format!("{page}/edit");
+    let p = b
+        .submit(
+            &edit,
+            &edit,
+            &[("name", "Tiệm bánh ép"), ("ward", "Phú Hội")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let body = b.get(&page).await.body;
+    assert!(!body.contains("id=\"sales\"") && body.contains("id=\"sales-hidden\""));
+    assert!(body.contains("data-consent=\"no\""));
 }
