@@ -37,6 +37,8 @@ pub struct AppState {
     pub themes: crate::storefront::themes::Themes,
     /// Public GraphQL answers, kept while the shops they read are unchanged.
     pub graphql_cache: Arc<crate::graphql_cache::GraphqlCache>,
+    /// Rendered storefront pages, kept while their shop is unchanged.
+    pub pages: Arc<crate::storefront::page_cache::PageCache>,
     /// Each shop's GraphQL budget (shared with the schema).
     pub budget: Arc<choso_graphql::budget::Budget>,
 }
@@ -163,6 +165,7 @@ impl Server {
             secret: secret.into(),
             themes: crate::storefront::themes::Themes::from_env(),
             graphql_cache: Default::default(),
+            pages: Default::default(),
             db: db.clone(),
             config: Arc::new(config),
             metrics: Metrics::default(),

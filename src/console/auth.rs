@@ -24,6 +24,9 @@ pub struct NextQuery {
     reset: String,
     #[serde(default)]
     token: String,
+    /// An onboarding invite code (the link province staff hand out).
+    #[serde(default)]
+    invite: String,
 }
 
 fn next_or_home(next: &str) -> String {
@@ -65,7 +68,7 @@ pub async fn signup_form(cx: Ctx, Query(q): Query<NextQuery>) -> Response {
     }
     cx.page(
         "auth/signup.html",
-        json!({ "form": { "next": q.next }, "errors": {} }),
+        json!({ "form": { "next": q.next, "inviteCode": q.invite.trim() }, "errors": {} }),
     )
 }
 

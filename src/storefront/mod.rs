@@ -4,6 +4,7 @@
 //! who preview them while signed in (the `choso_session` cookie).
 
 pub mod messages;
+pub mod page_cache;
 pub mod pages;
 pub mod security;
 pub mod themes;

@@ -36,6 +36,9 @@ struct Visit {
     sid: String,
     new_sid: bool,
     nonce: String,
+    /// Set when this page may be kept in the page cache: its key and the shop's content
+    /// version read before any of its data.
+    cache: Option<(String, choso_services::versions::Version)>,
 }
 
 impl Visit {
@@ -60,7 +63,47 @@ impl Visit {
             sid,
             new_sid,
             nonce: security::nonce(),
+            cache: None,
         })
+    }
+
+    /// Answers from the page cache when it holds this page for the shop's current content;
+    /// otherwise marks the page to be stored once rendered (`eligible`: no per-visit message).
+    async fn cached_page(&mut self, page: &str, eligible: bool) -> Option<Response> {
+        if !eligible || self.cx.preview_theme.is_some() || !self.st.themes.is_embedded() {
+            return None;
+        }
+        let version = self.st.db.versions().current(self.cx.shop.id.as_str());
+        let key = format!(
+            "{}|{}|{}|{}|{page}",
+            self.cx.shop.id,
+            self.theme.name,
+            self.lang(),
+            self.cx.base
+        );
+        if let Some(html) = self.st.pages.get(&key, version) {
+            return Some(self.answer(StatusCode::OK, &html).await);
+        }
+        self.cache = Some((key, version));
+        None
+    }
+
+    /// A page rendered with the cache's marks, filled in for this visitor.
+    async fn answer(&self, status: StatusCode, marked: &str) -> Response {
+        let cart_count = if self.new_sid {
+            0
+        } else {
+            carts::count(&self.st.db, &self.cx.shop.id, &self.sid)
+                .await
+                .unwrap_or(0)
+        };
+        let html = self
+            .st
+            .pages
+            .fill(marked, &self.nonce, &self.csrf(), cart_count);
+        let mut resp = (status, Html(html)).into_response();
+        self.finish(&mut resp);
+        resp
     }
 
     fn lang(&self) -> &str {
@@ -99,9 +142,20 @@ impl Visit {
         let collections = catalog::collections(&self.st.db, &s.id)
             .await
             .unwrap_or_default();
-        let cart_count = carts::count(&self.st.db, &s.id, &self.sid)
-            .await
-            .unwrap_or(0);
+        // A page for the cache holds marks where the visitor's values go.
+        let marks = self.cache.as_ref().map(|_| self.st.pages.marks());
+        let cart_count = match marks {
+            Some(m) => json!(m.cart_count),
+            None => json!(
+                carts::count(&self.st.db, &s.id, &self.sid)
+                    .await
+                    .unwrap_or(0)
+            ),
+        };
+        let (nonce, csrf) = match marks {
+            Some(m) => (m.nonce.clone(), m.csrf.clone()),
+            None => (self.nonce.clone(), self.csrf()),
+        };
         let address = [
             s.address_line.clone(),
             s.ward.clone(),
@@ -117,8 +171,8 @@ impl Visit {
         json!({
             "lang": self.lang(),
             "t": self.theme.locale(self.lang()),
-            "nonce": self.nonce,
-            "csrf": self.csrf(),
+            "nonce": nonce,
+            "csrf": csrf,
             "canonical": self.absolute(canonical_path),
             "page_title": title,
             "meta_description": description,
@@ -168,11 +222,20 @@ impl Visit {
             template,
             minijinja::Value::from(minijinja::value::Serde(&ctx)),
         ) {
-            Ok(html) => {
-                let mut resp = (status, Html(html)).into_response();
-                self.finish(&mut resp);
-                resp
-            }
+            Ok(html) => match &self.cache {
+                Some((key, version)) => {
+                    let html: Arc<str> = html.into();
+                    if status == StatusCode::OK {
+                        self.st.pages.put(key.clone(), *version, html.clone());
+                    }
+                    self.answer(status, &html).await
+                }
+                None => {
+                    let mut resp = (status, Html(html)).into_response();
+                    self.finish(&mut resp);
+                    resp
+                }
+            },
             Err(e) => {
                 tracing::error!(theme = %self.theme.name, template, error = %e, "template failed");
                 (
@@ -296,7 +359,10 @@ pub async fn home(
     Extension(cx): Extension<ShopCtx>,
     headers: HeaderMap,
 ) -> Response {
-    let v = visit!(st, cx, headers);
+    let mut v = visit!(st, cx, headers);
+    if let Some(r) = v.cached_page("home", true).await {
+        return r;
+    }
     let shop = &v.cx.shop;
     let featured = match catalog::collections(&st.db, &shop.id)
         .await
@@ -350,8 +416,11 @@ pub async fn collection(
     headers: HeaderMap,
     Path(path): Path<HashMap<String, String>>,
 ) -> Response {
-    let v = visit!(st, cx, headers);
+    let mut v = visit!(st, cx, headers);
     let handle = path.get("handle").cloned().unwrap_or_default();
+    if let Some(r) = v.cached_page(&format!("collection:{handle}"), true).await {
+        return r;
+    }
     let Ok(Some(c)) = catalog::collection_by_handle(&st.db, &v.cx.shop.id, &handle).await else {
         return v.not_found().await;
     };
@@ -386,8 +455,15 @@ pub async fn product(
     Path(path): Path<HashMap<String, String>>,
     Query(q): Query<ProductParams>,
 ) -> Response {
-    let v = visit!(st, cx, headers);
+    let mut v = visit!(st, cx, headers);
     let handle = path.get("handle").cloned().unwrap_or_default();
+    let plain_visit = q.added.is_none() && q.error.is_none();
+    if let Some(r) = v
+        .cached_page(&format!("product:{handle}"), plain_visit)
+        .await
+    {
+        return r;
+    }
     let shop = &v.cx.shop;
     let Ok(Some(p)) =
         catalog::product_by_handle(&st.db, &shop.id, &handle, Visibility::Public).await

@@ -382,6 +382,11 @@ impl Themes {
         }
     }
 
+    /// Whether the themes are the ones built into the binary (not re-read from a folder).
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.source, Source::Embedded)
+    }
+
     /// A theme by name (re-read from disk each time when developing from a folder).
     pub fn get(&self, name: &str) -> Option<Arc<Theme>> {
         match &self.source {

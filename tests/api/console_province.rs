@@ -1072,6 +1072,20 @@ async fn a_linked_shop_shows_sales_only_with_consent_and_no_customer_data(app: T
     assert!(p.body.contains(&format!(
         "<p class=\"invite-code\" aria-label=\"Mã mời\">{code}</p>"
     )));
+    // The link opens the sign-up form with the code filled in.
+    let signup = app
+        .client
+        .get(app.url(&format!("/console/signup?invite={code}")))
+        .send()
+        .await
+        .expect("signup page")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        signup.contains(&format!("value=\"{code}\"")),
+        "the invite code is filled in"
+    );
     // The owner registers with it, opens a shop, publishes, and a customer orders.
     let reg = "mutation($i: RegisterInput!) { register(input: $i) { token userErrors { code } } }";
     let v = app

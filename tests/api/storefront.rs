@@ -118,8 +118,110 @@ async fn shop_with_product(app: &TestApp, theme: &str) -> (String, String, Strin
 storage_tests!(
     pages_render_in_every_theme_and_escape_everything,
     cart_checkout_confirmation_and_tracking,
-    unpublished_and_hosts
+    unpublished_and_hosts,
+    cached_pages_stay_personal_and_fresh
 );
+
+/// Product and home pages come from the page cache after the first visit: every visitor still
+/// gets their own CSRF token, nonce and cart count, and any change to the shop shows at once.
+async fn cached_pages_stay_personal_and_fresh(app: TestApp) {
+    let (token, shop, variant) = shop_with_product(&app, "warm").await;
+    let mut a = Visitor::new(&app);
+    let mut b = Visitor::new(&app);
+    let pa = a.get("/s/tiem/products/banh-pia").await;
+    let pb = b.get("/s/tiem/products/banh-pia").await;
+    assert_eq!((pa.status, pb.status), (200, 200));
+    let (ca, cb) = (pa.input("csrf"), pb.input("csrf"));
+    assert_ne!(ca, cb, "each visitor has their own token");
+    assert!(ca.len() >= 16 && !ca.starts_with("choso"), "{ca}");
+    let nonce = |p: &Page| {
+        let csp = p.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let n = csp
+            .split("'nonce-")
+            .nth(1)
+            .unwrap()
+            .split('\'')
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(
+            p.body.contains(&format!("nonce=\"{n}\"")),
+            "the page uses its own nonce"
+        );
+        n
+    };
+    assert_ne!(nonce(&pa), nonce(&pb));
+    assert!(!pa.body.contains("chosoCART") && !pb.body.contains("chosoNONCE"));
+    // B's token works for B (and A's does not).
+    let refused = b
+        .post(
+            "/s/tiem/cart/add",
+            &[("csrf", &ca), ("variant_id", &variant), ("quantity", "1")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    let added = b
+        .post(
+            "/s/tiem/cart/add",
+            &[("csrf", &cb), ("variant_id", &variant), ("quantity", "2")],
+        )
+        .await;
+    assert_eq!(added.status, 303);
+    let again = b.get("/s/tiem/products/banh-pia").await;
+    assert!(
+        again
+            .body
+            .contains("<span class=\"cart-count\" aria-hidden=\"true\">2</span>"),
+        "B's header counts B's cart"
+    );
+    let other = a.get("/s/tiem/products/banh-pia").await;
+    assert!(
+        other
+            .body
+            .contains("<span class=\"cart-count\" aria-hidden=\"true\">0</span>")
+    );
+    // A change by the owner shows on the next visit.
+    let pid = app
+        .gql(
+            "{ shop(slug: \"tiem\") { products(first: 1) { edges { node { id } } } } }",
+            json!({}),
+        )
+        .await["data"]["shop"]["products"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.gql_as(
+        &token,
+        "mutation($p: ID!) { updateProduct(productId: $p, input: { title: \"Bánh pía sầu riêng\" }) { userErrors { code } } }",
+        json!({ "p": pid }),
+    )
+    .await;
+    assert!(
+        a.get("/s/tiem/products/banh-pia")
+            .await
+            .body
+            .contains("Bánh pía sầu riêng")
+    );
+    assert!(a.get("/s/tiem/").await.body.contains("Bánh pía sầu riêng"));
+    // An order that sells out shows as sold out on the next visit.
+    let v = app
+        .gql(
+            PLACE,
+            json!({ "i": crate::orders::order_input(&variant, 5) }),
+        )
+        .await;
+    assert_eq!(v["data"]["placeOrder"]["userErrors"], json!([]), "{v}");
+    assert!(
+        !other.body.contains("Hết hàng"),
+        "in stock before the order"
+    );
+    let sold = a.get("/s/tiem/products/banh-pia").await;
+    assert!(sold.body.contains("Hết hàng"), "sold out after it");
+    let _ = shop;
+}
 
 async fn pages_render_in_every_theme_and_escape_everything(app: TestApp) {
     let (token, shop, _) = shop_with_product(&app, "warm").await;
