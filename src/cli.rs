@@ -245,6 +245,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
             capacity: args.shop_budget.max(1.0),
             per_second: args.shop_budget_per_sec.max(1.0),
         },
+        limits: crate::config::Limits::from_env()?,
     };
     tracing::info!(database = %redact(&config.database_url), "starting");
     let server = Server::start(config).await?;

@@ -36,6 +36,56 @@ pub struct Config {
     pub mail_retry_base_ms: i64,
     /// Each shop's GraphQL budget (`CHOSO_SHOP_BUDGET`, `CHOSO_SHOP_BUDGET_PER_SEC`).
     pub shop_budget: choso_graphql::budget::BudgetConfig,
+    /// Connection and request limits.
+    pub limits: Limits,
+}
+
+/// Limits against slow clients and floods (`CHOSO_MAX_CONNECTIONS`,
+/// `CHOSO_HEADER_TIMEOUT_SECS`, `CHOSO_REQUEST_TIMEOUT_SECS`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most connections open at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Time a connection has to send a request's headers, idle keep-alive time included.
+    pub header_timeout: std::time::Duration,
+    /// Time a request (body read included) has to be answered; then 408.
+    pub request_timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 20_000,
+            header_timeout: std::time::Duration::from_secs(30),
+            request_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+impl Limits {
+    /// The defaults, overridden by the environment; a malformed value is an error.
+    pub fn from_env() -> Result<Limits, String> {
+        fn var(name: &str) -> Result<Option<u64>, String> {
+            match std::env::var(name) {
+                Err(_) => Ok(None),
+                Ok(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n > 0 => Ok(Some(n)),
+                    _ => Err(format!("{name} must be a whole number above 0, not {v:?}")),
+                },
+            }
+        }
+        let mut l = Limits::default();
+        if let Some(n) = var("CHOSO_MAX_CONNECTIONS")? {
+            l.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = var("CHOSO_HEADER_TIMEOUT_SECS")? {
+            l.header_timeout = std::time::Duration::from_secs(n);
+        }
+        if let Some(n) = var("CHOSO_REQUEST_TIMEOUT_SECS")? {
+            l.request_timeout = std::time::Duration::from_secs(n);
+        }
+        Ok(l)
+    }
 }
 
 impl Config {
@@ -55,6 +105,7 @@ impl Config {
             mail_poll: std::time::Duration::from_millis(500),
             mail_retry_base_ms: 5_000,
             shop_budget: Default::default(),
+            limits: Limits::default(),
         }
     }
 

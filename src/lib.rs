@@ -10,6 +10,7 @@ pub mod demo;
 pub mod graphql_cache;
 pub mod graphql_http;
 pub mod health;
+pub mod listen;
 pub mod metrics;
 pub mod server;
 pub mod storefront;

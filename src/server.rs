@@ -60,6 +60,7 @@ impl MakeRequestId for Ulids {
 /// The whole router.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
+    let request_timeout = state.config.limits.request_timeout;
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -89,7 +90,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state);
     routes
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 let id = req
@@ -152,6 +153,7 @@ impl Server {
             workers_stop,
         );
         let budget = choso_graphql::budget::Budget::new(config.shop_budget);
+        let state_limits = config.limits;
         let state = AppState {
             budget: budget.clone(),
             stripe: stripe.clone(),
@@ -176,16 +178,16 @@ impl Server {
             &tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash(),
             router(state),
         );
-        let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-            SocketAddr,
-        >(app);
+        let limits = crate::listen::ConnLimits {
+            max_connections: state_limits.max_connections,
+            header_timeout: state_limits.header_timeout,
+        };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await
+            crate::listen::serve(listener, app, limits, async move {
+                let _ = rx.await;
+            })
+            .await
         });
         Ok(Server {
             addr,

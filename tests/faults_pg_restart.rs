@@ -173,7 +173,7 @@ async fn postgres_restart_under_load() {
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let after = restarted.load(Ordering::Relaxed);
-                let write = (c + n) % 2 == 0;
+                let write = (c + n).is_multiple_of(2);
                 let key = format!("c{c}-{n}");
                 let lines = vec![(variants[(n % 3) as usize].0.clone(), 1)];
                 let answer = if write {
@@ -263,7 +263,7 @@ async fn postgres_restart_under_load() {
         .expect("readyz");
     assert_eq!(ready.status().as_u16(), 200);
 
-    let o = out.lock().expect("lock");
+    let o = std::mem::take(&mut *out.lock().expect("lock"));
     println!(
         "reads ok {}, writes ok {}, refused {}, bad {}",
         o.ok_reads,
@@ -281,8 +281,7 @@ async fn postgres_restart_under_load() {
         "no request met the restart: the fault was not exercised"
     );
     assert!(server.panics().is_empty(), "{}", server.log());
-    let confirmed = o.confirmed.clone();
-    drop(o);
+    let confirmed = o.confirmed;
 
     let snap = snapshot(&url, &shop.id).await;
     for (key, id) in &confirmed {
