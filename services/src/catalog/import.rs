@@ -466,3 +466,55 @@ async fn update_known(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod hostile_input {
+    //! The import's row checks on hostile CSV: any text, with or without the real headers,
+    //! never panics, and every row comes back either parsed or with its errors.
+    use proptest::prelude::*;
+
+    use super::check_rows;
+    use crate::csv;
+
+    fn cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[0-9 .,\\-]{0,25}",
+            "[a-zA-Z0-9đĐàáạảãơư ;,\"\\-]{0,20}",
+            Just("9223372036854775807".to_string()),
+            Just("-1".to_string()),
+            Just("có".to_string()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn prop_import_rows_never_panic(
+            header in prop::sample::subsequence(
+                vec!["SKU", "Tên sản phẩm", "Phân loại", "Giá bán", "Giá gốc", "Tồn kho",
+                     "Mô tả", "Hiển thị", "Đường dẫn", "Khác"], 0..10),
+            rows in prop::collection::vec(prop::collection::vec(cell(), 0..11), 0..8),
+            delim in prop::sample::select(vec![',', ';']),
+        ) {
+            let headers: Vec<&str> = header.to_vec();
+            let text = csv::write(&headers, &rows, delim);
+            if let Ok(table) = csv::parse(&text) {
+                let (ok, errors) = check_rows(&table);
+                prop_assert!(ok.len() <= table.rows.len());
+                for e in &errors {
+                    prop_assert!(!e.code.is_empty() && !e.message.is_empty());
+                }
+                if !headers.contains(&"SKU") {
+                    prop_assert!(ok.is_empty());
+                }
+            }
+        }
+
+        #[test]
+        fn prop_import_any_text_never_panics(s in any::<String>()) {
+            if let Ok(table) = csv::parse(&format!("SKU,Giá bán,Tồn kho,Hiển thị,Đường dẫn\n{s}")) {
+                let _ = check_rows(&table);
+            }
+        }
+    }
+}
