@@ -61,7 +61,7 @@ pub mod province;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Path, State},
-    http::{StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -94,14 +94,7 @@ async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> Respo
         return StatusCode::NOT_FOUND.into_response();
     };
     match t.asset(&file) {
-        Some(a) => (
-            [
-                (header::CONTENT_TYPE, a.mime),
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-            ],
-            a.bytes.clone(),
-        )
-            .into_response(),
+        Some(a) => a.immutable_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -171,14 +171,7 @@ async fn asset(
         return StatusCode::NOT_FOUND.into_response();
     };
     match t.asset(&file) {
-        Some(a) => (
-            [
-                (header::CONTENT_TYPE, a.mime),
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-            ],
-            a.bytes.clone(),
-        )
-            .into_response(),
+        Some(a) => a.immutable_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

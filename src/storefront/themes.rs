@@ -22,6 +22,21 @@ pub struct Asset {
     pub mime: &'static str,
 }
 
+impl Asset {
+    /// The asset as an answer: its names carry a content hash, so it may be kept forever.
+    pub fn immutable_response(&self) -> axum::response::Response {
+        use axum::{http::header, response::IntoResponse};
+        (
+            [
+                (header::CONTENT_TYPE, self.mime),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            self.bytes.clone(),
+        )
+            .into_response()
+    }
+}
+
 /// A theme ready to render.
 pub struct Theme {
     pub name: String,

@@ -101,18 +101,21 @@ impl Status {
             Status::Rejected => "rejected",
         }
     }
+    /// Every status, in workflow order.
+    pub const ALL: [Status; 7] = [
+        Status::Applied,
+        Status::Approved,
+        Status::Contracted,
+        Status::Disbursed,
+        Status::Reported,
+        Status::Closed,
+        Status::Rejected,
+    ];
+
     pub fn parse(s: &str) -> Option<Status> {
-        [
-            Status::Applied,
-            Status::Approved,
-            Status::Contracted,
-            Status::Disbursed,
-            Status::Reported,
-            Status::Closed,
-            Status::Rejected,
-        ]
-        .into_iter()
-        .find(|x| x.as_str().eq_ignore_ascii_case(s.trim()))
+        Status::ALL
+            .into_iter()
+            .find(|x| x.as_str().eq_ignore_ascii_case(s.trim()))
     }
     /// Whether the workflow allows going from `self` to `to`.
     pub fn can_become(self, to: Status) -> bool {

@@ -23,15 +23,7 @@ use crate::console::{
 };
 
 /// Every status, in workflow order (the buttons offer those `can_become` allows).
-const STATUSES: [Status; 7] = [
-    Status::Applied,
-    Status::Approved,
-    Status::Contracted,
-    Status::Disbursed,
-    Status::Reported,
-    Status::Closed,
-    Status::Rejected,
-];
+const STATUSES: [Status; 7] = Status::ALL;
 
 fn status_label(st: &Staff, s: Status) -> String {
     st.label("statuses", s.as_str(), s.as_str())
