@@ -261,6 +261,14 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
             crate::demo::DEMO_PASSWORD
         );
     }
+    println!("  Console:          {base}/console");
+    if args.demo {
+        println!(
+            "  Province staff:   {} / {}",
+            crate::demo::DEMO_STAFF_EMAIL,
+            crate::demo::DEMO_PASSWORD
+        );
+    }
     println!("  Health check:     {base}/healthz");
     println!("  Press Ctrl-C to stop.");
     println!();

@@ -1,5 +1,7 @@
 //! The demo shop seeded by `choso serve --demo` (and `cargo run --release`) into a database
-//! with no shop yet, so a newcomer has a storefront, products and an owner account to try.
+//! with no shop yet, so a newcomer has a storefront, products and an owner account to try —
+//! and a province staff account for Huế whose register holds the shop's enterprise (linked
+//! through an onboarding invite, so publishing the shop recorded its STOREFRONT support).
 //! It goes through the same services as the API: no rule is bypassed.
 
 use choso_services::{
@@ -12,6 +14,8 @@ use choso_services::{
 pub const DEMO_SLUG: &str = "tra-cung-dinh-hue";
 pub const DEMO_EMAIL: &str = "demo@choso.vn";
 pub const DEMO_PASSWORD: &str = "choso-demo-2026";
+/// Province staff of Huế (code 46), same password.
+pub const DEMO_STAFF_EMAIL: &str = "so.cong.thuong@choso.vn";
 
 fn variant(
     title: Option<&str>,
@@ -52,6 +56,7 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, crate::BoxError> {
             .await?
         }
     };
+    seed_province(db, &owner).await?;
     let shop = shops::create_shop(
         db,
         &owner,
@@ -162,4 +167,62 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, crate::BoxError> {
     shops::publish(db, &scope).await?;
     tracing::info!(slug = DEMO_SLUG, owner = DEMO_EMAIL, "seeded the demo shop");
     Ok(true)
+}
+
+/// The Huế staff account, the demo owner's enterprise in its register (consenting to share
+/// sales), a training record, and the invite the owner registered with, so the shop created
+/// next is linked to the enterprise.
+async fn seed_province(db: &Db, owner: &accounts::User) -> Result<(), crate::BoxError> {
+    use choso_services::support::{self, records};
+    let staff = match accounts::find_by_email(db, DEMO_STAFF_EMAIL).await? {
+        Some(u) => u,
+        None => {
+            accounts::create_user(
+                db,
+                NewUser {
+                    email: DEMO_STAFF_EMAIL.into(),
+                    password: DEMO_PASSWORD.into(),
+                    full_name: "Cán bộ Sở Công Thương Huế".into(),
+                    role: Role::ProvinceStaff,
+                    province_code: Some("46".into()),
+                },
+            )
+            .await?
+        }
+    };
+    let e = support::create_enterprise(
+        db,
+        &staff,
+        support::NewEnterprise {
+            province_code: "46".into(),
+            fields: support::EnterpriseFields {
+                name: Some("Hộ kinh doanh Trà Cung Đình Huế".into()),
+                legal_form: Some(support::LegalForm::HouseholdBusiness),
+                sector: Some("C".into()),
+                size_class: Some(support::SizeClass::Micro),
+                ward: Some("Phú Hội".into()),
+                phone: Some("0905 123 456".into()),
+                consent_share_sales: Some(true),
+                ..Default::default()
+            },
+        },
+    )
+    .await?;
+    records::record_support(
+        db,
+        &staff,
+        records::NewSupport {
+            enterprise_id: e.id.clone(),
+            kind: Some(records::SupportKind::Training),
+            programme: Some("Kế hoạch chuyển đổi số doanh nghiệp nhỏ và vừa".into()),
+            date: "2026-10-01".into(),
+            provider: Some("Trung tâm Hỗ trợ doanh nghiệp".into()),
+            note: Some("Lớp bán hàng trực tuyến".into()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let invite = support::create_invite(db, &staff, &e.id).await?;
+    support::redeem_invite(db, &owner.id, &invite.code).await?;
+    Ok(())
 }

@@ -19,7 +19,53 @@ use choso_services::accounts::Role;
 storage_tests!(
     cancellations_and_windows_agree_with_a_rebuild,
     readiness_assessments,
+    the_demo_seeds_a_province_too,
 );
+
+/// `cargo run --release` seeds a province staff account whose register holds the demo shop's
+/// enterprise, linked through an invite: publishing recorded its STOREFRONT support.
+async fn the_demo_seeds_a_province_too(app: TestApp) {
+    assert!(choso::demo::seed_if_empty(&app.db).await.expect("seeded"));
+    assert!(
+        !choso::demo::seed_if_empty(&app.db)
+            .await
+            .expect("second run")
+    );
+    let login = |email: &'static str| {
+        let app = &app;
+        async move {
+            let v = app
+                .gql(
+                    "mutation($i: LoginInput!) { login(input: $i) { token } }",
+                    json!({ "i": { "email": email, "password": choso::demo::DEMO_PASSWORD } }),
+                )
+                .await;
+            v["data"]["login"]["token"]
+                .as_str()
+                .expect("demo account signs in")
+                .to_string()
+        }
+    };
+    let staff = login(choso::demo::DEMO_STAFF_EMAIL).await;
+    let d = dash(&app, &staff).await;
+    assert_eq!(d["enterprises"], 1, "{d}");
+    assert_eq!(d["supportedEnterprises"], 1);
+    assert_eq!(d["withLiveStore"], 1);
+    let owner = login(choso::demo::DEMO_EMAIL).await;
+    let v = app
+        .gql_as(
+            &owner,
+            "{ myEnterprise { shops { slug } supports { kind } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        v["data"]["myEnterprise"],
+        json!({ "shops": [{ "slug": choso::demo::DEMO_SLUG }],
+                "supports": [{ "kind": "TRAINING" }, { "kind": "STOREFRONT" }] }),
+        "{v}"
+    );
+}
 
 const REGISTER: &str =
     "mutation($i: RegisterInput!) { register(input: $i) { token userErrors { code } } }";
