@@ -44,7 +44,11 @@ impl<S: Subscriber> Layer<S> for Statements {
             event.record(&mut t);
             // The background workers (mail outbox, card-payment expiry) poll on their own
             // clock; their statements are not the request's.
-            if t.0.contains("outbox") || t.0.contains("expires_at <") {
+            // Transaction control (BEGIN/COMMIT of a worker's batch) is not a data statement.
+            if t.0.contains("outbox")
+                || t.0.contains("expires_at <")
+                || matches!(t.0.trim(), "BEGIN" | "COMMIT" | "ROLLBACK")
+            {
                 return;
             }
             if let Ok(mut v) = self.seen.lock() {
