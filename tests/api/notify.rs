@@ -138,6 +138,11 @@ async fn order_and_status_emails(backend: Backend) {
     assert_eq!(sink.received().len(), 4, "each email once");
 }
 
+/// First retry delay of the outage test: its 8 attempts span about 50 s (200 ms doubling), so
+/// no message runs out of attempts while choso restarts on a loaded CI machine, and the first
+/// retries after the restart come within a few seconds.
+const RETRY_MS: i64 = 200;
+
 async fn outage_and_restart_lose_nothing(backend: Backend) {
     // A port with nothing listening: the mail server is down.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -152,7 +157,7 @@ async fn outage_and_restart_lose_nothing(backend: Backend) {
         move |c| {
             c.smtp_url = Some(url);
             c.mail_poll = Duration::from_millis(50);
-            c.mail_retry_base_ms = 50;
+            c.mail_retry_base_ms = RETRY_MS;
         }
     })
     .await
@@ -177,7 +182,7 @@ async fn outage_and_restart_lose_nothing(backend: Backend) {
         c.database_url = db_url;
         c.smtp_url = Some(url);
         c.mail_poll = Duration::from_millis(50);
-        c.mail_retry_base_ms = 50;
+        c.mail_retry_base_ms = RETRY_MS;
     })
     .await
     .unwrap();
