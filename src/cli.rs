@@ -136,12 +136,26 @@ pub struct UserCreateArgs {
     pub db: DbArgs,
 }
 
-/// A number from the environment, or the default when unset or not a number.
-fn env_number(name: &str, default: f64) -> f64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
+/// A setting from the environment (the no-argument `cargo run` path; `choso serve` parses
+/// the same variables through clap).
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T, BoxError> {
+    parse_setting(name, std::env::var(name).ok(), default)
+}
+
+/// A setting's value: the default when unset, else its parse — a value that does not parse
+/// stops the start with a message naming the variable (it is never silently replaced).
+fn parse_setting<T: std::str::FromStr>(
+    name: &str,
+    value: Option<String>,
+    default: T,
+) -> Result<T, BoxError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name}={v:?} is not a valid value").into()),
+    }
 }
 
 /// Runs a parsed command line.
@@ -149,10 +163,10 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
     match cli.command {
         None => {
             serve(ServeArgs {
-                addr: std::env::var("CHOSO_ADDR")
-                    .ok()
-                    .and_then(|a| a.parse().ok())
-                    .unwrap_or_else(|| DEFAULT_ADDR.parse().expect("valid default address")),
+                addr: env_or(
+                    "CHOSO_ADDR",
+                    DEFAULT_ADDR.parse().expect("valid default address"),
+                )?,
                 db: DbArgs {
                     database_url: std::env::var("CHOSO_DATABASE_URL")
                         .unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_string()),
@@ -167,8 +181,8 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
                 smtp_url: std::env::var("CHOSO_SMTP_URL").ok(),
                 mail_from: std::env::var("CHOSO_MAIL_FROM")
                     .unwrap_or_else(|_| crate::config::DEFAULT_MAIL_FROM.to_string()),
-                shop_budget: env_number("CHOSO_SHOP_BUDGET", 200_000.0),
-                shop_budget_per_sec: env_number("CHOSO_SHOP_BUDGET_PER_SEC", 100_000.0),
+                shop_budget: env_or("CHOSO_SHOP_BUDGET", 200_000.0)?,
+                shop_budget_per_sec: env_or("CHOSO_SHOP_BUDGET_PER_SEC", 100_000.0)?,
             })
             .await
         }
@@ -277,4 +291,30 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     server.stop().await?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse_or_refuse() {
+        assert_eq!(parse_setting("X", None, 5.0).ok(), Some(5.0));
+        assert_eq!(parse_setting("X", Some(" 7 ".into()), 5.0).ok(), Some(7.0));
+        let e = parse_setting::<f64>("CHOSO_SHOP_BUDGET", Some("lots".into()), 5.0)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("CHOSO_SHOP_BUDGET=\"lots\" is not a valid value")
+        );
+        assert!(
+            parse_setting::<std::net::SocketAddr>(
+                "CHOSO_ADDR",
+                Some("nope".into()),
+                DEFAULT_ADDR.parse().expect("addr")
+            )
+            .is_err()
+        );
+    }
 }
