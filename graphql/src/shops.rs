@@ -459,11 +459,14 @@ pub struct ShopQuery;
 impl ShopQuery {
     /// A shop by slug: published shops for everyone, unpublished ones for their members.
     async fn shop(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Option<Shop>> {
-        let Some(s) = shops::by_slug(db(ctx), &slug).await.gql()? else {
+        let Some(s) = choso_services::shop_cache::by_slug(db(ctx), &slug)
+            .await
+            .gql()?
+        else {
             return Ok(None);
         };
         crate::budget::admit(ctx, s.id.as_str()).gql()?;
-        let shop = Shop::for_viewer(ctx, s).await?;
+        let shop = Shop::for_viewer(ctx, std::sync::Arc::unwrap_or_clone(s)).await?;
         Ok((shop.shop.published || shop.role.is_some()).then_some(shop))
     }
 }

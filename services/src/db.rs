@@ -51,6 +51,8 @@ pub struct Db {
     backend: Backend,
     feed: crate::feed::Feed,
     versions: crate::versions::Versions,
+    shop_cache: std::sync::Arc<crate::shop_cache::ShopCache>,
+    order_commits: std::sync::Arc<crate::orders::group_commit::GroupCommit>,
     url: std::sync::Arc<str>,
 }
 
@@ -85,6 +87,8 @@ impl Db {
                     backend,
                     feed: Default::default(),
                     versions: Default::default(),
+                    shop_cache: Default::default(),
+                    order_commits: Default::default(),
                     url: url.as_str().into(),
                 })
             }
@@ -101,6 +105,8 @@ impl Db {
                     backend,
                     feed: Default::default(),
                     versions: Default::default(),
+                    shop_cache: Default::default(),
+                    order_commits: Default::default(),
                     url: url.into(),
                 })
             }
@@ -142,6 +148,16 @@ impl Db {
     /// The content versions of shops in this process (caches of public answers).
     pub fn versions(&self) -> &crate::versions::Versions {
         &self.versions
+    }
+
+    /// The queue of orders to group-commit (SQLite; `crate::orders::group_commit`).
+    pub(crate) fn order_commits(&self) -> &crate::orders::group_commit::GroupCommit {
+        &self.order_commits
+    }
+
+    /// Shops by slug kept per content version (`crate::shop_cache`).
+    pub fn shop_cache(&self) -> &crate::shop_cache::ShopCache {
+        &self.shop_cache
     }
 
     /// On PostgreSQL, starts forwarding `NOTIFY` order events into this process's feed (and
@@ -188,13 +204,16 @@ fn sqlite_options(max: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(0)
+        // A connection to a local file does not go stale: no ping (a round trip to the
+        // connection's thread) before each use.
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 if conn.backend_name() == "SQLite" {
                     sqlx::raw_sql(
                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-                         PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;",
+                         PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
                     )
                     .execute(&mut *conn)
                     .await?;

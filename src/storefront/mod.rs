@@ -17,7 +17,9 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use choso_services::{accounts, shops, shops::Shop};
+use std::sync::Arc;
+
+use choso_services::{accounts, shop_cache, shops, shops::Shop};
 use tower::ServiceExt;
 
 use crate::server::AppState;
@@ -25,7 +27,7 @@ use crate::server::AppState;
 /// The shop a storefront request is for, and how its links start.
 #[derive(Clone)]
 pub struct ShopCtx {
-    pub shop: Shop,
+    pub shop: Arc<Shop>,
     /// `/s/{slug}` on the platform's host, `""` on the shop's own host.
     pub base: String,
     /// `?theme=` asked by a signed-in member (the console's theme preview): the page is
@@ -82,27 +84,23 @@ async fn is_member(state: &AppState, headers: &axum::http::HeaderMap, shop: &Sho
 }
 
 async fn by_slug(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let path = req
+    let slug = req
         .extensions()
         .get::<axum::extract::OriginalUri>()
-        .map(|u| u.0.path().to_string())
-        .unwrap_or_default();
-    let slug = path
-        .strip_prefix("/s/")
+        .and_then(|u| u.0.path().strip_prefix("/s/"))
         .and_then(|r| r.split('/').next())
         .unwrap_or("")
         .to_string();
-    let headers = req.headers().clone();
     let asked_theme = req
         .uri()
         .query()
         .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("theme=")))
         .filter(|t| shops::THEMES.contains(t))
         .map(str::to_string);
-    match shops::by_slug(&state.db, &slug).await {
-        Ok(Some(shop)) if shop.published || is_member(&state, &headers, &shop).await => {
+    match shop_cache::by_slug(&state.db, &slug).await {
+        Ok(Some(shop)) if shop.published || is_member(&state, req.headers(), &shop).await => {
             let preview_theme = match asked_theme {
-                Some(t) if is_member(&state, &headers, &shop).await => Some(t),
+                Some(t) if is_member(&state, req.headers(), &shop).await => Some(t),
                 _ => None,
             };
             req.extensions_mut().insert(ShopCtx {
@@ -118,7 +116,7 @@ async fn by_slug(State(state): State<AppState>, mut req: Request, next: Next) ->
 }
 
 /// The shop a Host header names: `{slug}.{base domain}` or a registered custom domain.
-pub async fn shop_for_host(state: &AppState, host: &str) -> Option<Shop> {
+pub async fn shop_for_host(state: &AppState, host: &str) -> Option<Arc<Shop>> {
     let host = host
         .split(':')
         .next()
@@ -129,13 +127,17 @@ pub async fn shop_for_host(state: &AppState, host: &str) -> Option<Shop> {
         && let Some(slug) = host.strip_suffix(&format!(".{base}"))
         && !slug.contains('.')
     {
-        return shops::by_slug(&state.db, slug).await.ok().flatten();
+        return shop_cache::by_slug(&state.db, slug).await.ok().flatten();
     }
     let id = shops::shop_for_domain(&state.db, &host)
         .await
         .ok()
         .flatten()?;
-    shops::get(&state.db, &id).await.ok().flatten()
+    shops::get(&state.db, &id)
+        .await
+        .ok()
+        .flatten()
+        .map(Arc::new)
 }
 
 /// Requests that match no platform route: served by a shop when the Host names one.
