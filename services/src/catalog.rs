@@ -692,23 +692,51 @@ pub(crate) async fn record_movement(
     actor: Option<&str>,
     ref_id: Option<&str>,
 ) -> Result<()> {
-    sqlx::query(
+    let mut b = crate::sql_batch::Batch::new();
+    movement_in(
+        &mut b,
+        shop,
+        variant_id,
+        delta,
+        stock_after,
+        reason,
+        note,
+        actor,
+        ref_id,
+    );
+    b.run(tx).await?;
+    Ok(())
+}
+
+/// [`record_movement`] as a statement of a batch.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn movement_in(
+    b: &mut crate::sql_batch::Batch,
+    shop: &ShopId,
+    variant_id: &str,
+    delta: i64,
+    stock_after: i64,
+    reason: &str,
+    note: Option<String>,
+    actor: Option<&str>,
+    ref_id: Option<&str>,
+) {
+    b.push(
         "INSERT INTO stock_movements (shop_id, id, variant_id, delta, stock_after, reason, note, actor_id, ref_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(shop.as_str().to_string())
-    .bind(new_id())
-    .bind(variant_id.to_string())
-    .bind(delta)
-    .bind(stock_after)
-    .bind(reason.to_string())
-    .bind(note)
-    .bind(actor.map(str::to_string))
-    .bind(ref_id.map(str::to_string))
-    .bind(now_ms())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+        crate::args![
+            shop.as_str(),
+            new_id(),
+            variant_id,
+            delta,
+            stock_after,
+            reason,
+            note,
+            actor,
+            ref_id,
+            now_ms()
+        ],
+    );
 }
 
 async fn replace_images(
@@ -1259,6 +1287,58 @@ pub async fn variant(db: &Db, shop: &ShopId, id: &str) -> Result<Option<Variant>
         .fetch_optional(db.read())
         .await?;
     row.as_ref().map(variant_from_row).transpose()
+}
+
+/// Variants by id, in one statement (ids of other shops find nothing).
+pub async fn variants_by_ids(
+    db: &Db,
+    shop: &ShopId,
+    ids: &[String],
+) -> Result<HashMap<String, Variant>> {
+    let mut out = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT {VARIANT_COLUMNS} FROM variants WHERE shop_id = $1 AND id IN ({})",
+        placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop.as_str().to_string());
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    for r in q.fetch_all(db.read()).await? {
+        let v = variant_from_row(&r)?;
+        out.insert(v.id.clone(), v);
+    }
+    Ok(out)
+}
+
+/// Products by id, in one statement.
+pub async fn products_by_ids(
+    db: &Db,
+    shop: &ShopId,
+    ids: &[String],
+    vis: Visibility,
+) -> Result<HashMap<String, Product>> {
+    let mut out = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE shop_id = $1 AND id IN ({}){}",
+        placeholders(1, ids.len()),
+        visible_clause(vis)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop.as_str().to_string());
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    for r in q.fetch_all(db.read()).await? {
+        let p = product_from_row(&r)?;
+        out.insert(p.id.clone(), p);
+    }
+    Ok(out)
 }
 
 /// The variants of several products, in one statement (data loaders).

@@ -21,12 +21,15 @@ use crate::{
     error::{Error, Result},
     ids::{new_id, now_ms, rfc3339},
     shops::Shop,
+    sql_batch::Batch,
     text::format_vnd,
 };
 
 static TEMPLATES: Dir = include_dir!("$CARGO_MANIFEST_DIR/../themes/email");
 
 /// Attempts before a message is left `failed`.
+/// Messages claimed and sent at a time.
+const BATCH: i64 = 50;
 pub const MAX_ATTEMPTS: i64 = 8;
 /// How long a claimed message is reserved for the worker that claimed it.
 const LEASE_MS: i64 = 60_000;
@@ -86,20 +89,25 @@ pub async fn enqueue(
     recipient: &str,
     payload: &Value,
 ) -> Result<()> {
-    let now = now_ms();
-    sqlx::query(
+    let mut b = Batch::new();
+    enqueue_in(&mut b, shop, kind, recipient, payload);
+    b.run(tx).await?;
+    Ok(())
+}
+
+/// [`enqueue`] as a statement of a batch.
+pub(crate) fn enqueue_in(
+    b: &mut Batch,
+    shop: Option<&str>,
+    kind: &str,
+    recipient: &str,
+    payload: &Value,
+) {
+    b.push(
         "INSERT INTO outbox (id, shop_id, kind, recipient, payload, status, attempts, next_attempt_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
-    )
-    .bind(new_id())
-    .bind(shop.map(str::to_string))
-    .bind(kind.to_string())
-    .bind(recipient.to_string())
-    .bind(payload.to_string())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+        crate::args![new_id(), shop, kind, recipient, payload.to_string(), now_ms()],
+    );
 }
 
 /// What every message from a shop carries.
@@ -147,27 +155,29 @@ pub fn order_data(
     )
 }
 
-/// Emails for a new order: the customer's confirmation (when an email was given) and the
-/// shop members' notice.
-pub async fn order_placed(
-    tx: &mut Tx,
+/// Emails for a new order, as statements of the order's batch: the customer's confirmation
+/// (when an email was given) and a notice to each member (`members`, read with
+/// [`MEMBER_EMAILS`] in the same transaction).
+pub(crate) fn order_placed(
+    b: &mut Batch,
     shop: &Shop,
     customer_email: Option<&str>,
+    members: &[String],
     data: &Value,
-) -> Result<()> {
+) {
+    let shop_id = Some(shop.id.as_str());
     if let Some(to) = customer_email {
-        enqueue(tx, Some(shop.id.as_str()), "order_confirmation", to, data).await?;
+        enqueue_in(b, shop_id, "order_confirmation", to, data);
     }
-    let rows = sqlx::query("SELECT u.email FROM shop_members m JOIN users u ON u.id = m.user_id WHERE m.shop_id = $1 ORDER BY u.email")
-        .bind(shop.id.as_str().to_string())
-        .fetch_all(&mut **tx)
-        .await?;
-    for r in rows {
-        let email: String = r.try_get("email")?;
-        enqueue(tx, Some(shop.id.as_str()), "new_order", &email, data).await?;
+    for email in members {
+        enqueue_in(b, shop_id, "new_order", email, data);
     }
-    Ok(())
 }
+
+/// The statement reading who [`order_placed`] tells of a new order: the shop's members,
+/// `email` in each row.
+pub(crate) const MEMBER_EMAILS: &str = "SELECT u.email FROM shop_members m JOIN users u ON u.id = m.user_id \
+    WHERE m.shop_id = $1 ORDER BY u.email";
 
 /// The customer's email about a status change.
 pub async fn status_changed(tx: &mut Tx, shop: &Shop, to: &str, data: Value) -> Result<()> {
@@ -231,6 +241,21 @@ fn next_steps(lang: &str, method: &str) -> &'static str {
     }
 }
 
+/// The email templates, compiled once.
+fn templates() -> &'static minijinja::Environment<'static> {
+    static ENV: std::sync::OnceLock<minijinja::Environment<'static>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = minijinja::Environment::new();
+        env.set_loader(|name| {
+            Ok(TEMPLATES
+                .get_file(name)
+                .and_then(|f| f.contents_utf8())
+                .map(str::to_string))
+        });
+        env
+    })
+}
+
 /// Subject, text and HTML of a message.
 pub fn render(kind: &str, data: &Value, base_url: &str) -> Result<(String, String, String)> {
     let lang = data["lang"].as_str().unwrap_or("vi").to_string();
@@ -271,13 +296,7 @@ pub fn render(kind: &str, data: &Value, base_url: &str) -> Result<(String, Strin
     };
     extra["subject"] = json!(subject);
     let ctx = merge(data.clone(), extra);
-    let mut env = minijinja::Environment::new();
-    env.set_loader(|name| {
-        Ok(TEMPLATES
-            .get_file(name)
-            .and_then(|f| f.contents_utf8())
-            .map(str::to_string))
-    });
+    let env = templates();
     let value = minijinja::Value::from(minijinja::value::Serde(&ctx));
     let render = |name: String| -> Result<String> {
         env.get_template(&name)
@@ -354,59 +373,52 @@ async fn send(cfg: &MailConfig, id: &str, msg: Message) -> std::result::Result<(
     }
 }
 
-/// Claims due messages (leased for a minute, so several nodes never send one twice at once).
+/// Claims due messages (leased for a minute, so several nodes never send one twice at once)
+/// with one statement.
 async fn claim(
     db: &Db,
     now: i64,
     limit: i64,
 ) -> Result<Vec<(String, String, String, String, i64)>> {
-    let mut tx = db.begin().await?;
-    let select = match db.backend() {
-        Backend::Postgres => {
-            "SELECT id, kind, recipient, payload, attempts FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
-             ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED"
-        }
-        Backend::Sqlite => {
-            "SELECT id, kind, recipient, payload, attempts FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
-             ORDER BY next_attempt_at LIMIT $2"
-        }
+    let lock = match db.backend() {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
     };
-    // On SQLite the transaction must start with a write: touch nothing-yet rows harmlessly.
-    if db.backend() == Backend::Sqlite {
-        sqlx::query("UPDATE outbox SET attempts = attempts WHERE id = ''")
-            .execute(&mut *tx)
-            .await?;
-    }
-    let rows = sqlx::query(select)
+    let sql = format!(
+        "UPDATE outbox SET next_attempt_at = $3 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' \
+         AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2{lock}) \
+         RETURNING id, kind, recipient, payload, attempts, created_at"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(now)
         .bind(limit)
-        .fetch_all(&mut *tx)
+        .bind(now + LEASE_MS)
+        .fetch_all(db.write())
         .await?;
     let mut out = Vec::new();
     for r in rows {
-        let id: String = r.try_get("id")?;
-        sqlx::query("UPDATE outbox SET next_attempt_at = $1 WHERE id = $2")
-            .bind(now + LEASE_MS)
-            .bind(id.clone())
-            .execute(&mut *tx)
-            .await?;
         out.push((
-            id,
-            r.try_get("kind")?,
-            r.try_get("recipient")?,
-            r.try_get("payload")?,
-            r.try_get("attempts")?,
+            r.try_get::<i64, _>("created_at")?,
+            (
+                r.try_get("id")?,
+                r.try_get("kind")?,
+                r.try_get("recipient")?,
+                r.try_get("payload")?,
+                r.try_get("attempts")?,
+            ),
         ));
     }
-    tx.commit().await?;
-    Ok(out)
+    // Oldest first, as they were queued.
+    out.sort_by(|a, b| (a.0, &a.1.0).cmp(&(b.0, &b.1.0)));
+    Ok(out.into_iter().map(|(_, m)| m).collect())
 }
 
 /// Sends what is due; returns (sent, failed attempts).
 pub async fn deliver_due(db: &Db, cfg: &MailConfig) -> Result<(usize, usize)> {
     let now = now_ms();
     let (mut sent, mut failed) = (0, 0);
-    for (id, kind, to, payload, attempts) in claim(db, now, 20).await? {
+    let mut delivered = Vec::new();
+    for (id, kind, to, payload, attempts) in claim(db, now, BATCH).await? {
         let data: Value = serde_json::from_str(&payload).unwrap_or_default();
         let outcome = match render(&kind, &data, &cfg.base_url)
             .and_then(|(s, t, h)| build(cfg, &id, &to, &data, &s, t, h))
@@ -416,11 +428,7 @@ pub async fn deliver_due(db: &Db, cfg: &MailConfig) -> Result<(usize, usize)> {
         };
         match outcome {
             Ok(()) => {
-                sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1 WHERE id = $2")
-                    .bind(now_ms())
-                    .bind(id)
-                    .execute(db.write())
-                    .await?;
+                delivered.push(id);
                 sent += 1;
             }
             Err(e) => {
@@ -432,19 +440,42 @@ pub async fn deliver_due(db: &Db, cfg: &MailConfig) -> Result<(usize, usize)> {
                 };
                 let delay = (cfg.retry_base_ms << attempts.min(10)).min(3_600_000);
                 tracing::warn!(email = %id, attempts, error = %e, "email not sent");
-                sqlx::query("UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $5")
+                let noted = sqlx::query("UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $5")
                     .bind(status.to_string())
                     .bind(attempts)
                     .bind(now_ms() + delay)
                     .bind(e.chars().take(500).collect::<String>())
                     .bind(id)
                     .execute(db.write())
-                    .await?;
+                    .await;
+                if let Err(e) = noted {
+                    // Keep what was sent from being sent again before giving up.
+                    mark_sent(db, &delivered).await.ok();
+                    return Err(e.into());
+                }
                 failed += 1;
             }
         }
     }
+    mark_sent(db, &delivered).await?;
     Ok((sent, failed))
+}
+
+/// Marks messages sent, with one statement.
+async fn mark_sent(db: &Db, ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1 WHERE id IN ({})",
+        crate::db::placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms());
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    q.execute(db.write()).await?;
+    Ok(())
 }
 
 /// A message as admins see it.

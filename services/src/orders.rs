@@ -4,25 +4,30 @@
 //!
 //! Placing an order is one transaction that starts with its write (the shop's order
 //! counter), takes stock with one conditional `UPDATE … WHERE stock >= q` per line, and
-//! inserts the order, its lines, the stock movements and the first history event. If any
-//! line is short, nothing is taken.
+//! inserts the order, its lines, the stock movements, the first history event, its emails and
+//! the province's running totals, in two batches of statements. If any line is short, nothing
+//! is taken. On SQLite orders are group-committed (`group_commit`).
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use sqlx::{Row, any::AnyRow};
 
 use crate::{
+    args,
     catalog::{self, Visibility},
-    db::{Db, Tx, bool_col},
+    db::{Backend, Db, Tx, bool_col},
     error::{Error, Result, UserError},
     feed,
     ids::{new_id, now_ms, sha256_hex},
     provinces,
     shops::{self, Shop},
+    sql_batch::Batch,
     tenancy::{ShopId, ShopScope},
     text::{Email, Phone, clean},
     vietqr,
 };
+
+pub mod group_commit;
 
 pub const MAX_LINES: usize = 50;
 pub const MAX_QUANTITY: i64 = 999;
@@ -274,6 +279,7 @@ pub struct PlaceOrder {
 }
 
 /// Checked customer and address fields.
+#[derive(Debug, Clone)]
 struct Contact {
     name: String,
     phone: String,
@@ -405,7 +411,7 @@ fn request_hash(
 /// Places an order (the API's `placeOrder` and the storefront checkout). Card orders come
 /// back without a checkout address: the caller creates the Stripe session (see `payments`).
 pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
-    let Some(shop) = shops::by_slug(db, &p.shop_slug)
+    let Some(shop) = crate::shop_cache::by_slug(db, &p.shop_slug)
         .await?
         .filter(|s| s.published)
     else {
@@ -483,7 +489,11 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
     }
     // Load the variants and their products (prices are the server's, never the client's).
     let ids: Vec<String> = wanted.keys().cloned().collect();
-    let variants = variants_by_id(db, &shop.id, &ids).await?;
+    let variants = catalog::variants_by_ids(db, &shop.id, &ids).await?;
+    let mut product_ids: Vec<String> = variants.values().map(|v| v.product_id.clone()).collect();
+    product_ids.sort();
+    product_ids.dedup();
+    let products = catalog::products_by_ids(db, &shop.id, &product_ids, Visibility::Public).await?;
     let mut priced = Vec::new();
     for (vid, q) in &wanted {
         let Some(v) = variants.get(vid) else {
@@ -494,9 +504,8 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
             ));
             continue;
         };
-        let product = catalog::product(db, &shop.id, &v.product_id, Visibility::Public).await?;
-        match product {
-            Some(prod) if !v.archived => priced.push((v.clone(), prod, *q)),
+        match products.get(&v.product_id) {
+            Some(prod) if !v.archived => priced.push((v.clone(), prod.clone(), *q)),
             _ => errors.push(UserError::new(
                 &["input", "lines"],
                 "VARIANT_NOT_FOUND",
@@ -520,75 +529,173 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
         PaymentMethod::Cod => PaymentStatus::Unpaid,
         PaymentMethod::BankTransfer | PaymentMethod::Card => PaymentStatus::Pending,
     };
-    let id = new_id();
-    let now = now_ms();
-    let mut tx = db.begin().await?;
-    // First statement writes: the shop's order counter (serialises numbers per shop).
-    let number: i64 =
-        sqlx::query("UPDATE shops SET order_seq = order_seq + 1 WHERE id = $1 RETURNING order_seq")
-            .bind(shop.id.as_str().to_string())
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("order_seq")?;
-    let mut short = Vec::new();
-    for (v, _, q) in &priced {
-        let row = sqlx::query(
-            "UPDATE variants SET stock = CASE WHEN track_inventory = TRUE THEN stock - $1 ELSE stock END, updated_at = $2 \
-             WHERE shop_id = $3 AND id = $4 AND archived = FALSE AND (track_inventory = FALSE OR stock >= $1) RETURNING stock, track_inventory",
-        )
-        .bind(*q)
-        .bind(now)
-        .bind(shop.id.as_str().to_string())
-        .bind(v.id.clone())
-        .fetch_optional(&mut *tx)
-        .await?;
-        match row {
-            Some(r) => {
-                if bool_col(&r, "track_inventory")? {
-                    let after: i64 = r.try_get("stock")?;
-                    catalog::record_movement(
-                        &mut tx,
-                        &shop.id,
-                        &v.id,
-                        -q,
-                        after,
-                        "order",
-                        None,
-                        None,
-                        Some(&id),
-                    )
-                    .await?;
+    let plan = Plan {
+        id: new_id(),
+        now: now_ms(),
+        shop,
+        priced,
+        contact,
+        method: p.payment_method,
+        payment_status,
+        subtotal,
+        shipping,
+        total,
+        key,
+        hash,
+    };
+    let written = match db.backend() {
+        Backend::Sqlite => db.order_commits().submit(db, plan.clone()).await,
+        Backend::Postgres => {
+            let mut tx = db.begin().await?;
+            match write_order(&mut tx, &plan, false).await {
+                Ok(Written::Placed(o)) => {
+                    tx.commit().await?;
+                    Ok(Written::Placed(o))
                 }
+                other => other,
             }
+        }
+    };
+    let shop = &plan.shop;
+    match written {
+        Ok(Written::Placed(order)) => {
+            crate::versions::changed(db, &shop.id).await;
+            feed::publish(db, &shop.id, &order.id).await;
+            Ok(*order)
+        }
+        Ok(Written::Short(short)) => {
+            let now_stock = catalog::variants_by_ids(db, &shop.id, &short).await?;
+            let errors = short
+                .iter()
+                .map(|vid| {
+                    let (title, left) = now_stock
+                        .get(vid)
+                        .map(|v| (v.title.clone(), v.stock))
+                        .unwrap_or_default();
+                    let product = plan
+                        .priced
+                        .iter()
+                        .find(|(v, _, _)| &v.id == vid)
+                        .map(|(_, p, _)| p.title.clone())
+                        .unwrap_or_default();
+                    let gid = format!("{}:{vid}", shop.id);
+                    UserError::new(
+                        &["input", "lines", &gid],
+                        "OUT_OF_STOCK",
+                        format!("{product} ({title}): only {left} left."),
+                    )
+                })
+                .collect();
+            Err(Error::Invalid(errors))
+        }
+        Err(e) => {
+            if let (Some(c), Some(k)) = (e.unique_violation(), &plan.key)
+                && c.contains("idempotency")
+            {
+                // A concurrent retry with the same key won: answer with its order.
+                let existing = by_idempotency_key(db, &shop.id, k).await?.ok_or(e)?;
+                return replay(existing, &plan.hash);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// An order checked and priced, ready to be written.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    id: String,
+    now: i64,
+    shop: Arc<Shop>,
+    /// Variant, its product, quantity.
+    priced: Vec<(catalog::Variant, catalog::Product, i64)>,
+    contact: Contact,
+    method: PaymentMethod,
+    payment_status: PaymentStatus,
+    subtotal: i64,
+    shipping: i64,
+    total: i64,
+    key: Option<String>,
+    hash: String,
+}
+
+/// What writing a [`Plan`] did.
+#[derive(Debug)]
+pub(crate) enum Written {
+    Placed(Box<Order>),
+    /// Nothing: these variants had too little stock left.
+    Short(Vec<String>),
+}
+
+/// The savepoint each order of a group commit is written in.
+pub(crate) const SAVEPOINT: &str = "order_sp";
+
+/// Writes a planned order in `tx` in two batches (two round trips on SQLite): the first starts
+/// with its write, the shop's order counter (which serialises numbers per shop), then takes
+/// each line's stock only if enough is left and reads whom to tell; the second writes the
+/// order, its lines, the stock movements, the first history event, the emails and the
+/// province's running totals. With `savepoint` (group commit) the order is written inside
+/// `SAVEPOINT order_sp`, released at the end; when it is `Short` or fails, undoing it is the
+/// caller's. Without, a `Short` leaves the transaction for the caller to roll back.
+pub(crate) async fn write_order(tx: &mut Tx, plan: &Plan, savepoint: bool) -> Result<Written> {
+    let Plan {
+        id,
+        now,
+        shop,
+        priced,
+        contact,
+        method,
+        payment_status,
+        subtotal,
+        shipping,
+        total,
+        key,
+        hash,
+    } = plan;
+    let (id, now, subtotal, shipping, total) = (id.clone(), *now, *subtotal, *shipping, *total);
+    let shop_id = shop.id.as_str();
+    let mut take = Batch::new();
+    if savepoint {
+        take.push(format!("SAVEPOINT {SAVEPOINT}"), args![]);
+    }
+    let first = take.len();
+    take.push(
+        "UPDATE shops SET order_seq = order_seq + 1 WHERE id = $1 RETURNING order_seq",
+        args![shop_id],
+    );
+    for (v, _, q) in priced {
+        take.push(
+            "UPDATE variants SET stock = CASE WHEN track_inventory = TRUE THEN stock - $1 ELSE stock END, updated_at = $2 \
+             WHERE shop_id = $3 AND id = $4 AND archived = FALSE AND (track_inventory = FALSE OR stock >= $1) \
+             RETURNING stock, track_inventory",
+            args![*q, now, shop_id, &v.id],
+        );
+    }
+    take.push(crate::notify::MEMBER_EMAILS, args![shop_id]);
+    let taken = take.run(tx).await?;
+    let taken = &taken[first..];
+    let number: i64 = taken[0]
+        .first()
+        .ok_or(Error::NotFound("shop"))?
+        .try_get("order_seq")?;
+    let mut short = Vec::new();
+    // Per line: the stock left, when the variant tracks inventory.
+    let mut left: Vec<Option<i64>> = Vec::new();
+    for ((v, _, _), rows) in priced.iter().zip(&taken[1..]) {
+        match rows.first() {
+            Some(r) if bool_col(r, "track_inventory")? => left.push(Some(r.try_get("stock")?)),
+            Some(_) => left.push(None),
             None => short.push(v.id.clone()),
         }
     }
     if !short.is_empty() {
-        tx.rollback().await?;
-        let now_stock = variants_by_id(db, &shop.id, &short).await?;
-        let errors = short
-            .iter()
-            .map(|vid| {
-                let (title, left) = now_stock
-                    .get(vid)
-                    .map(|v| (v.title.clone(), v.stock))
-                    .unwrap_or_default();
-                let product = priced
-                    .iter()
-                    .find(|(v, _, _)| &v.id == vid)
-                    .map(|(_, p, _)| p.title.clone())
-                    .unwrap_or_default();
-                let gid = format!("{}:{vid}", shop.id);
-                UserError::new(
-                    &["input", "lines", &gid],
-                    "OUT_OF_STOCK",
-                    format!("{product} ({title}): only {left} left."),
-                )
-            })
-            .collect();
-        return Err(Error::Invalid(errors));
+        return Ok(Written::Short(short));
     }
-    let vietqr_payload = match p.payment_method {
+    let members = taken[priced.len() + 1]
+        .iter()
+        .map(|r| r.try_get::<String, _>("email"))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let vietqr_payload = match method {
         PaymentMethod::BankTransfer => match (&shop.bank_bin, &shop.bank_account_number) {
             (Some(bin), Some(acct)) => Some(
                 vietqr::encode(&vietqr::Transfer {
@@ -603,67 +710,119 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
         },
         _ => None,
     };
-    let inserted = sqlx::query(
+    let lines: Vec<Line> = priced
+        .iter()
+        .enumerate()
+        .map(|(i, (v, prod, q))| Line {
+            line_no: i as i64 + 1,
+            product_id: prod.id.clone(),
+            variant_id: v.id.clone(),
+            title: prod.title.clone(),
+            variant_title: v.title.clone(),
+            sku: v.sku.clone(),
+            unit_price: v.price,
+            quantity: *q,
+            total: v.price * q,
+        })
+        .collect();
+    let order = Order {
+        shop_id: shop.id.clone(),
+        id: id.clone(),
+        number,
+        status: Status::Pending,
+        payment_method: *method,
+        payment_status: *payment_status,
+        customer_name: contact.name.clone(),
+        customer_phone: contact.phone.clone(),
+        customer_email: contact.email.clone(),
+        address_line: contact.address.clone(),
+        ward: contact.ward.clone(),
+        province_code: contact.province.clone(),
+        note: contact.note.clone(),
+        subtotal,
+        shipping_fee: shipping,
+        total,
+        currency: shop.currency.clone(),
+        vietqr_payload,
+        stripe_session_id: None,
+        stripe_payment_intent: None,
+        checkout_url: None,
+        expires_at: None,
+        flagged: false,
+        flag_reason: None,
+        cancel_reason: None,
+        paid_at: None,
+        created_at: now,
+        updated_at: now,
+        lines,
+    };
+    // The second batch writes the order, its lines, the stock movements, the first history
+    // event, the emails and the province's running totals.
+    let mut write = Batch::new();
+    write.push(
         "INSERT INTO orders (shop_id, id, number, status, payment_method, payment_status, customer_name, customer_phone, \
          customer_email, address_line, ward, province_code, note, subtotal, shipping_fee, total, currency, idempotency_key, \
          request_hash, vietqr_payload, created_at, updated_at) \
          VALUES ($1, $2, $3, 'PENDING', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)",
-    )
-    .bind(shop.id.as_str().to_string())
-    .bind(id.clone())
-    .bind(number)
-    .bind(p.payment_method.as_str().to_string())
-    .bind(payment_status.as_str().to_string())
-    .bind(contact.name.clone())
-    .bind(contact.phone.clone())
-    .bind(contact.email.clone())
-    .bind(contact.address.clone())
-    .bind(contact.ward.clone())
-    .bind(contact.province.clone())
-    .bind(contact.note.clone())
-    .bind(subtotal)
-    .bind(shipping)
-    .bind(total)
-    .bind(shop.currency.clone())
-    .bind(key.clone())
-    .bind(hash.clone())
-    .bind(vietqr_payload)
-    .bind(now)
-    .execute(&mut *tx)
-    .await;
-    if let Err(e) = inserted {
-        let e = Error::from(e);
-        if let (Some(c), Some(k)) = (e.unique_violation(), &key)
-            && c.contains("idempotency")
-        {
-            // A concurrent retry with the same key won: answer with its order.
-            drop(tx);
-            let existing = by_idempotency_key(db, &shop.id, k).await?.ok_or(e)?;
-            return replay(existing, &hash);
-        }
-        return Err(e);
-    }
-    for (i, (v, prod, q)) in priced.iter().enumerate() {
-        sqlx::query(
+        args![
+            shop_id,
+            &id,
+            number,
+            method.as_str(),
+            payment_status.as_str(),
+            &order.customer_name,
+            &order.customer_phone,
+            order.customer_email.clone(),
+            &order.address_line,
+            order.ward.clone(),
+            &order.province_code,
+            order.note.clone(),
+            subtotal,
+            shipping,
+            total,
+            &order.currency,
+            key.clone(),
+            hash,
+            order.vietqr_payload.clone(),
+            now,
+        ],
+    );
+    for l in &order.lines {
+        write.push(
             "INSERT INTO order_lines (shop_id, order_id, line_no, product_id, variant_id, title, variant_title, sku, unit_price, quantity, total) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(shop.id.as_str().to_string())
-        .bind(id.clone())
-        .bind(i as i64 + 1)
-        .bind(prod.id.clone())
-        .bind(v.id.clone())
-        .bind(prod.title.clone())
-        .bind(v.title.clone())
-        .bind(v.sku.clone())
-        .bind(v.price)
-        .bind(*q)
-        .bind(v.price * q)
-        .execute(&mut *tx)
-        .await?;
+            args![
+                shop_id,
+                &id,
+                l.line_no,
+                &l.product_id,
+                &l.variant_id,
+                &l.title,
+                &l.variant_title,
+                l.sku.clone(),
+                l.unit_price,
+                l.quantity,
+                l.total,
+            ],
+        );
     }
-    add_event(
-        &mut tx,
+    for (l, left) in order.lines.iter().zip(&left) {
+        if let Some(after) = left {
+            catalog::movement_in(
+                &mut write,
+                &shop.id,
+                &l.variant_id,
+                -l.quantity,
+                *after,
+                "order",
+                None,
+                None,
+                Some(&id),
+            );
+        }
+    }
+    event_in(
+        &mut write,
         &shop.id,
         &id,
         "status",
@@ -671,29 +830,35 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
         Some(Status::Pending.as_str()),
         contact.note.as_deref(),
         None,
-    )
-    .await?;
+    );
     let mail = crate::notify::order_data(
-        &shop,
+        shop,
         number,
         &contact.name,
-        &priced
+        &order
+            .lines
             .iter()
-            .map(|(v, prod, q)| (prod.title.clone(), v.title.clone(), *q, v.price * q))
+            .map(|l| {
+                (
+                    l.title.clone(),
+                    l.variant_title.clone(),
+                    l.quantity,
+                    l.total,
+                )
+            })
             .collect::<Vec<_>>(),
         shipping,
         total,
-        p.payment_method.as_str(),
-        (p.payment_method == PaymentMethod::BankTransfer).then(|| transfer_note(number)),
+        method.as_str(),
+        (*method == PaymentMethod::BankTransfer).then(|| transfer_note(number)),
     );
-    crate::notify::order_placed(&mut tx, &shop, contact.email.as_deref(), &mail).await?;
-    crate::support::on_order(&mut tx, &shop.id, total, now).await?;
-    tx.commit().await?;
-    crate::versions::changed(db, &shop.id).await;
-    feed::publish(db, &shop.id, &id).await;
-    get(db, &shop.id, &id)
-        .await?
-        .ok_or(Error::NotFound("order"))
+    crate::notify::order_placed(&mut write, shop, contact.email.as_deref(), &members, &mail);
+    crate::support::on_order(&mut write, &shop.id, total, now);
+    if savepoint {
+        write.push(format!("RELEASE {SAVEPOINT}"), args![]);
+    }
+    write.run(tx).await?;
+    Ok(Written::Placed(Box::new(order)))
 }
 
 fn replay(existing: (Order, Option<String>), hash: &str) -> Result<Order> {
@@ -733,20 +898,6 @@ async fn by_idempotency_key(
     Ok(Some((order, row.try_get("request_hash")?)))
 }
 
-async fn variants_by_id(
-    db: &Db,
-    shop: &ShopId,
-    ids: &[String],
-) -> Result<std::collections::HashMap<String, catalog::Variant>> {
-    let mut out = std::collections::HashMap::new();
-    for id in ids {
-        if let Some(v) = catalog::variant(db, shop, id).await? {
-            out.insert(id.clone(), v);
-        }
-    }
-    Ok(out)
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn add_event(
     tx: &mut Tx,
@@ -758,22 +909,29 @@ async fn add_event(
     note: Option<&str>,
     actor: Option<&str>,
 ) -> Result<()> {
-    sqlx::query(
+    let mut b = Batch::new();
+    event_in(&mut b, shop, order_id, kind, from, to, note, actor);
+    b.run(tx).await?;
+    Ok(())
+}
+
+/// [`add_event`] as a statement of a batch.
+#[allow(clippy::too_many_arguments)]
+fn event_in(
+    b: &mut Batch,
+    shop: &ShopId,
+    order_id: &str,
+    kind: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    note: Option<&str>,
+    actor: Option<&str>,
+) {
+    b.push(
         "INSERT INTO order_events (shop_id, id, order_id, kind, from_status, to_status, note, actor_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(shop.as_str().to_string())
-    .bind(new_id())
-    .bind(order_id.to_string())
-    .bind(kind.to_string())
-    .bind(from.map(str::to_string))
-    .bind(to.map(str::to_string))
-    .bind(note.map(str::to_string))
-    .bind(actor.map(str::to_string))
-    .bind(now_ms())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+        args![shop.as_str(), new_id(), order_id, kind, from, to, note, actor, now_ms()],
+    );
 }
 
 // ---------------------------------------------------------------- reading

@@ -1022,10 +1022,10 @@ pub async fn on_shop_published(tx: &mut Tx, shop_id: &ShopId) -> Result<()> {
     records::auto_storefront(tx, &enterprise_id).await
 }
 
-/// Called by `orders::place_order` in its transaction: adds the order to the running totals
-/// of the enterprise the shop is linked to, if any.
-pub async fn on_order(tx: &mut Tx, shop_id: &ShopId, total: i64, now: i64) -> Result<()> {
-    count_order(tx, shop_id, vn_day(now), 1, total).await
+/// Called by `orders::place_order` for its transaction's batch: adds the order to the running
+/// totals of the enterprise the shop is linked to, if any.
+pub(crate) fn on_order(b: &mut crate::sql_batch::Batch, shop_id: &ShopId, total: i64, now: i64) {
+    count_order_in(b, shop_id, vn_day(now), 1, total)
 }
 
 /// Called by `orders::transition` in its transaction when an order is cancelled: takes it out
@@ -1040,8 +1040,8 @@ pub async fn on_order_cancelled(
 }
 
 /// Adds `orders` and `revenue` (negative to take out) on `day` to the enterprise's daily
-/// aggregate and to its running totals: two indexed statements, nothing when the shop is not
-/// linked to an enterprise.
+/// aggregate and to its running totals: two indexed statements (one round trip on SQLite),
+/// which change nothing when the shop is not linked to an enterprise.
 async fn count_order(
     tx: &mut Tx,
     shop_id: &ShopId,
@@ -1049,24 +1049,28 @@ async fn count_order(
     orders: i64,
     revenue: i64,
 ) -> Result<()> {
-    let n = sqlx::query(
+    let mut b = crate::sql_batch::Batch::new();
+    count_order_in(&mut b, shop_id, day, orders, revenue);
+    b.run(tx).await?;
+    Ok(())
+}
+
+/// [`count_order`] as statements of a batch.
+pub(crate) fn count_order_in(
+    b: &mut crate::sql_batch::Batch,
+    shop_id: &ShopId,
+    day: i64,
+    orders: i64,
+    revenue: i64,
+) {
+    b.push(
         "INSERT INTO enterprise_daily (province_code, enterprise_id, day, orders, revenue) \
          SELECT es.province_code, es.enterprise_id, $2, $3, $4 FROM enterprise_shops es WHERE es.shop_id = $1 \
          ON CONFLICT (province_code, enterprise_id, day) DO UPDATE SET \
          orders = enterprise_daily.orders + excluded.orders, revenue = enterprise_daily.revenue + excluded.revenue",
-    )
-    .bind(shop_id.as_str().to_string())
-    .bind(day)
-    .bind(orders)
-    .bind(revenue)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        return Ok(());
-    }
-    let w = dashboard::WINDOW_DAYS;
-    sqlx::query(
+        crate::args![shop_id.as_str(), day, orders, revenue],
+    );
+    b.push(
         "UPDATE enterprises SET orders_total = orders_total + $2, revenue_total = revenue_total + $3, \
          orders_since = orders_since + CASE WHEN first_support_day IS NOT NULL AND $4 >= first_support_day THEN $2 ELSE 0 END, \
          revenue_since = revenue_since + CASE WHEN first_support_day IS NOT NULL AND $4 >= first_support_day THEN $3 ELSE 0 END, \
@@ -1075,15 +1079,8 @@ async fn count_order(
          orders_after = orders_after + CASE WHEN $4 >= first_support_day AND $4 < first_support_day + $5 THEN $2 ELSE 0 END, \
          revenue_after = revenue_after + CASE WHEN $4 >= first_support_day AND $4 < first_support_day + $5 THEN $3 ELSE 0 END \
          WHERE id = (SELECT enterprise_id FROM enterprise_shops WHERE shop_id = $1)",
-    )
-    .bind(shop_id.as_str().to_string())
-    .bind(orders)
-    .bind(revenue)
-    .bind(day)
-    .bind(w)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+        crate::args![shop_id.as_str(), orders, revenue, day, dashboard::WINDOW_DAYS],
+    );
 }
 
 #[cfg(test)]
