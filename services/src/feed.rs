@@ -98,7 +98,7 @@ pub fn spawn_listener(
                         loop {
                             match l.recv().await {
                                 Ok(n) if n.channel() == crate::versions::CHANNEL => {
-                                    versions.bump(n.payload());
+                                    versions.apply_notification(n.payload());
                                 }
                                 Ok(n) => {
                                     if let Some(ev) = Feed::parse(n.payload()) {

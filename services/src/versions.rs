@@ -36,10 +36,22 @@ pub struct Versions {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inner {
+    /// This process, in the notifications it sends (it has bumped its own copy already).
+    node: String,
     epoch: AtomicU64,
     shops: RwLock<HashMap<String, u64>>,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            node: crate::ids::random_hex(8),
+            epoch: AtomicU64::new(0),
+            shops: RwLock::new(HashMap::new()),
+        }
+    }
 }
 
 /// A version as cached answers compare it: (epoch, shop counter).
@@ -69,16 +81,35 @@ impl Versions {
     pub fn bump_all(&self) {
         self.inner.epoch.fetch_add(1, Ordering::AcqRel);
     }
+
+    /// The payload announcing a change of `shop` from this process.
+    fn payload(&self, shop: &str) -> String {
+        format!("{} {shop}", self.inner.node)
+    }
+
+    /// Applies a change announced on the channel, unless this process sent it.
+    pub fn apply_notification(&self, payload: &str) {
+        match payload.split_once(' ') {
+            Some((node, _)) if node == self.inner.node => {}
+            Some((_, shop)) => self.bump(shop),
+            None => self.bump(payload),
+        }
+    }
 }
 
 /// Announces that a shop's public content changed: here at once, and to the other processes
 /// on PostgreSQL.
 pub async fn changed(db: &Db, shop: &ShopId) {
     db.versions().bump(shop.as_str());
+    announce(db, shop).await;
+}
+
+/// Tells the other processes (PostgreSQL) that a shop changed.
+async fn announce(db: &Db, shop: &ShopId) {
     if db.backend() == Backend::Postgres
         && let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL.to_string())
-            .bind(shop.as_str().to_string())
+            .bind(db.versions().payload(shop.as_str()))
             .execute(db.write())
             .await
     {
@@ -110,7 +141,7 @@ impl Drop for ChangeGuard {
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
             let (db, shop) = (self.db.clone(), self.shop.clone());
-            rt.spawn(async move { changed(&db, &shop).await });
+            rt.spawn(async move { announce(&db, &shop).await });
         }
     }
 }
@@ -129,5 +160,11 @@ mod tests {
         assert_eq!(v.current("b"), b0);
         v.bump_all();
         assert_ne!(v.current("b"), b0);
+        // Notifications from other processes bump; this process's own echo does not.
+        let b1 = v.current("b");
+        v.apply_notification(&v.payload("b"));
+        assert_eq!(v.current("b"), b1);
+        v.apply_notification("othernode b");
+        assert_ne!(v.current("b"), b1);
     }
 }
