@@ -18,8 +18,11 @@ use async_graphql::parser::{
 use axum::body::Bytes;
 use choso_services::versions::{Version, Versions};
 
-/// At most this many answers are kept; when full, the cache starts again empty.
-const MAX_ENTRIES: usize = 20_000;
+/// At most this many bytes of requests and answers are kept; when full, about half the
+/// entries (arbitrary ones) are dropped.
+const MAX_BYTES: usize = 16 * 1024 * 1024;
+/// At most this many verdicts on requests are kept; when full, the map starts again empty.
+const MAX_VERDICTS: usize = 20_000;
 /// Answers larger than this are not kept.
 const MAX_BODY: usize = 256 * 1024;
 
@@ -27,6 +30,44 @@ struct Entry {
     body: Bytes,
     deps: Vec<(String, Version)>,
     requested: u64,
+}
+
+impl Entry {
+    fn size(&self, key: &Bytes) -> usize {
+        key.len()
+            + self.body.len()
+            + self.deps.iter().map(|(s, _)| s.len() + 32).sum::<usize>()
+            + 96
+    }
+}
+
+/// The stored answers and their size in bytes.
+#[derive(Default)]
+struct Entries {
+    map: HashMap<Bytes, Entry>,
+    bytes: usize,
+}
+
+impl Entries {
+    fn get(&self, key: &Bytes) -> Option<&Entry> {
+        self.map.get(key)
+    }
+
+    fn insert(&mut self, key: Bytes, e: Entry) {
+        let size = e.size(&key);
+        if self.bytes + size > MAX_BYTES {
+            let mut keep = false;
+            self.map.retain(|_, _| {
+                keep = !keep;
+                keep
+            });
+            self.bytes = self.map.iter().map(|(k, e)| e.size(k)).sum();
+        }
+        if let Some(old) = self.map.insert(key.clone(), e) {
+            self.bytes -= old.size(&key);
+        }
+        self.bytes += size;
+    }
 }
 
 /// A stored answer: its body (a JSON object without `extensions`), the cost its document
@@ -58,7 +99,7 @@ impl Hit {
 /// The cache (one per process, in the app state).
 #[derive(Default)]
 pub struct GraphqlCache {
-    entries: RwLock<HashMap<Bytes, Entry>>,
+    entries: RwLock<Entries>,
     /// Whether a request body is cacheable at all (parsed once per distinct body).
     verdicts: Mutex<HashMap<Bytes, bool>>,
 }
@@ -91,10 +132,11 @@ impl GraphqlCache {
         }
         let verdict = judge(request);
         if let Ok(mut m) = self.verdicts.lock() {
-            if m.len() >= MAX_ENTRIES {
+            if m.len() >= MAX_VERDICTS {
                 m.clear();
             }
-            m.insert(request.clone(), verdict);
+            // A copy: the request's bytes may be a view into the connection's read buffer.
+            m.insert(Bytes::copy_from_slice(request), verdict);
         }
         verdict
     }
@@ -106,13 +148,11 @@ impl GraphqlCache {
             return;
         }
         if let Ok(mut m) = self.entries.write() {
-            if m.len() >= MAX_ENTRIES {
-                m.clear();
-            }
             m.insert(
-                request,
+                // Copies: the request's bytes may be a view into the connection's read buffer.
+                Bytes::copy_from_slice(&request),
                 Entry {
-                    body,
+                    body: Bytes::copy_from_slice(&body),
                     deps: before,
                     requested,
                 },

@@ -17,6 +17,22 @@ use hyper_util::{
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::ServiceExt;
 
+/// How many connections may wait for `accept` (the kernel caps it at `net.core.somaxconn`):
+/// a burst of new connections queues instead of being dropped.
+const BACKLOG: u32 = 4096;
+
+/// Binds the listening socket, with a deep accept queue.
+pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// Connection limits (`CHOSO_MAX_CONNECTIONS`, `CHOSO_HEADER_TIMEOUT_SECS`).
 #[derive(Debug, Clone, Copy)]
 pub struct ConnLimits {

@@ -12,7 +12,7 @@ use axum::{
 };
 use choso_graphql::ChosoSchema;
 use choso_services::Db;
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio::{sync::oneshot, task::JoinHandle};
 use tower_http::{
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     timeout::TimeoutLayer,
@@ -128,7 +128,7 @@ impl Server {
 
     /// Serves an already migrated database.
     pub async fn start_with_db(config: Config, db: Db) -> Result<Server, BoxError> {
-        let listener = TcpListener::bind(config.addr).await?;
+        let listener = crate::listen::bind(config.addr)?;
         let addr = listener.local_addr()?;
         let base_url = config.public_base(addr);
         if config.demo {

@@ -1,8 +1,9 @@
 //! Rendered storefront pages (home, collection and product pages), kept per shop content
 //! version (`choso_services::versions`): any member action on the shop or an order moving its
 //! stock makes the next visitor's page fresh. A page is rendered once with per-process random
-//! marks where the visitor's own values go (the CSP nonce, the CSRF token, the cart count) and
-//! each answer fills them in, so visitors never share a token. Pages with messages (`?added`,
+//! marks where the visitor's own values go (the CSP nonce, the CSRF token, the cart count),
+//! stored as the text between the marks, and each answer fills them in with one copy of the
+//! page, so visitors never share a token. Pages with messages (`?added`,
 //! `?error`), theme previews and themes read from a folder (development) are not kept.
 
 use std::{
@@ -12,8 +13,9 @@ use std::{
 
 use choso_services::versions::Version;
 
-/// At most this many pages are kept; when full, the cache starts again empty.
-const MAX_PAGES: usize = 20_000;
+/// At most this many bytes of pages are kept; when full, about half the pages (arbitrary
+/// ones) are dropped.
+const MAX_BYTES: usize = 24 * 1024 * 1024;
 
 /// The marks a cached page holds in place of the visitor's values.
 #[derive(Debug, Clone)]
@@ -24,7 +26,7 @@ pub struct Marks {
 }
 
 pub struct PageCache {
-    pages: RwLock<HashMap<String, (Version, Arc<str>)>>,
+    pages: RwLock<Pages>,
     marks: Marks,
 }
 
@@ -34,7 +36,7 @@ impl Default for PageCache {
         // shop content can contain them by chance.
         let r = choso_services::ids::random_hex(12);
         PageCache {
-            pages: RwLock::new(HashMap::new()),
+            pages: RwLock::new(Pages::default()),
             marks: Marks {
                 nonce: format!("chosoNONCE{r}"),
                 csrf: format!("chosoCSRF{r}"),
@@ -50,27 +52,98 @@ impl PageCache {
     }
 
     /// The page stored under `key` if it was made at `version`.
-    pub fn get(&self, key: &str, version: Version) -> Option<Arc<str>> {
+    pub fn get(&self, key: &str, version: Version) -> Option<Arc<Page>> {
         let pages = self.pages.read().ok()?;
-        let (v, html) = pages.get(key)?;
+        let (v, html) = pages.map.get(key)?;
         (*v == version).then(|| html.clone())
     }
 
     /// Stores a page rendered with the marks, made from data read at `version` or later.
-    pub fn put(&self, key: String, version: Version, html: Arc<str>) {
+    pub fn put(&self, key: String, version: Version, html: Arc<Page>) {
         if let Ok(mut m) = self.pages.write() {
-            if m.len() >= MAX_PAGES {
-                m.clear();
-            }
-            m.insert(key, (version, html));
+            m.insert(key, version, html);
         }
     }
 
+    /// A page rendered with the marks, split at them.
+    pub fn page(&self, html: String) -> Page {
+        let m = &self.marks;
+        let mut holes: Vec<(usize, usize, Hole)> = [
+            (&m.nonce, Hole::Nonce),
+            (&m.csrf, Hole::Csrf),
+            (&m.cart_count, Hole::CartCount),
+        ]
+        .into_iter()
+        .flat_map(|(mark, hole)| {
+            html.match_indices(mark.as_str())
+                .map(move |(at, _)| (at, at + mark.len(), hole))
+        })
+        .collect();
+        holes.sort_unstable_by_key(|h| h.0);
+        Page { html, holes }
+    }
+}
+
+/// The kept pages and their size in bytes.
+#[derive(Default)]
+struct Pages {
+    map: HashMap<String, (Version, Arc<Page>)>,
+    bytes: usize,
+}
+
+impl Pages {
+    fn size(key: &str, page: &Page) -> usize {
+        key.len() + page.html.len() + page.holes.len() * 24 + 96
+    }
+
+    fn insert(&mut self, key: String, version: Version, page: Arc<Page>) {
+        let size = Pages::size(&key, &page);
+        if self.bytes + size > MAX_BYTES {
+            let mut keep = false;
+            self.map.retain(|_, _| {
+                keep = !keep;
+                keep
+            });
+            self.bytes = self.map.iter().map(|(k, (_, p))| Pages::size(k, p)).sum();
+        }
+        if let Some((_, old)) = self.map.insert(key.clone(), (version, page)) {
+            self.bytes -= Pages::size(&key, &old);
+        }
+        self.bytes += size;
+    }
+}
+
+/// Where a visitor's value goes in a kept page.
+#[derive(Debug, Clone, Copy)]
+enum Hole {
+    Nonce,
+    Csrf,
+    CartCount,
+}
+
+/// A page as rendered with the marks, and where they are.
+pub struct Page {
+    html: String,
+    holes: Vec<(usize, usize, Hole)>,
+}
+
+impl Page {
     /// The page with the visitor's values in place of the marks.
-    pub fn fill(&self, html: &str, nonce: &str, csrf: &str, cart_count: i64) -> String {
-        html.replace(&self.marks.nonce, nonce)
-            .replace(&self.marks.csrf, csrf)
-            .replace(&self.marks.cart_count, &cart_count.to_string())
+    pub fn fill(&self, nonce: &str, csrf: &str, cart_count: i64) -> String {
+        let count = cart_count.to_string();
+        let mut out = String::with_capacity(self.html.len() + 64);
+        let mut at = 0;
+        for (start, end, hole) in &self.holes {
+            out.push_str(&self.html[at..*start]);
+            out.push_str(match hole {
+                Hole::Nonce => nonce,
+                Hole::Csrf => csrf,
+                Hole::CartCount => &count,
+            });
+            at = *end;
+        }
+        out.push_str(&self.html[at..]);
+        out
     }
 }
 
@@ -82,18 +155,18 @@ mod tests {
     fn pages_follow_versions_and_fill_marks() {
         let c = PageCache::default();
         let m = c.marks().clone();
-        let html: Arc<str> = format!(
-            "<style nonce=\"{}\"></style><input value=\"{}\"><b>{}</b>",
-            m.nonce, m.csrf, m.cart_count
-        )
-        .into();
-        c.put("k".into(), (0, 1), html.clone());
+        let html = format!(
+            "<style nonce=\"{}\"></style><input value=\"{}\"><b>{}</b><i>{}</i>",
+            m.nonce, m.csrf, m.cart_count, m.nonce
+        );
+        c.put("k".into(), (0, 1), Arc::new(c.page(html)));
         assert!(c.get("k", (0, 2)).is_none());
         let got = c.get("k", (0, 1)).expect("stored");
         assert_eq!(
-            c.fill(&got, "N1", "C1", 3),
-            "<style nonce=\"N1\"></style><input value=\"C1\"><b>3</b>"
+            got.fill("N1", "C1", 3),
+            "<style nonce=\"N1\"></style><input value=\"C1\"><b>3</b><i>N1</i>"
         );
+        assert_eq!(c.page("no marks".into()).fill("N", "C", 0), "no marks");
         assert_ne!(PageCache::default().marks().csrf, m.csrf);
     }
 }

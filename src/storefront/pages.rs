@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    ShopCtx, messages,
+    ShopCtx, messages, page_cache,
     security::{self, SID_COOKIE},
     themes::Theme,
 };
@@ -89,7 +89,7 @@ impl Visit {
     }
 
     /// A page rendered with the cache's marks, filled in for this visitor.
-    async fn answer(&self, status: StatusCode, marked: &str) -> Response {
+    async fn answer(&self, status: StatusCode, page: &page_cache::Page) -> Response {
         let cart_count = if self.new_sid {
             0
         } else {
@@ -97,10 +97,7 @@ impl Visit {
                 .await
                 .unwrap_or(0)
         };
-        let html = self
-            .st
-            .pages
-            .fill(marked, &self.nonce, &self.csrf(), cart_count);
+        let html = page.fill(&self.nonce, &self.csrf(), cart_count);
         let mut resp = (status, Html(html)).into_response();
         self.finish(&mut resp);
         resp
@@ -224,11 +221,11 @@ impl Visit {
         ) {
             Ok(html) => match &self.cache {
                 Some((key, version)) => {
-                    let html: Arc<str> = html.into();
+                    let page = Arc::new(self.st.pages.page(html));
                     if status == StatusCode::OK {
-                        self.st.pages.put(key.clone(), *version, html.clone());
+                        self.st.pages.put(key.clone(), *version, page.clone());
                     }
-                    self.answer(status, &html).await
+                    self.answer(status, &page).await
                 }
                 None => {
                     let mut resp = (status, Html(html)).into_response();
