@@ -1,58 +1,87 @@
 //! choso-bench: a load generator for Choso.
 //!
 //! It starts the release `choso` binary as a child process (on SQLite in a temp folder, or on
-//! a fresh PostgreSQL database), seeds shops and products through the public API, then drives
-//! each scenario with N concurrent clients for a fixed time and prints requests per second,
-//! p50/p99/p99.9 latency, errors, the server's peak memory (VmHWM), and the ratio of each
-//! scenario's throughput to `/healthz` measured in the same run.
+//! a fresh PostgreSQL database, dropped afterwards), gives it data — a few shops seeded
+//! through the public API, or the platform-scale data set generated into the database before
+//! the server starts (`scale/`) — then drives each scenario with N concurrent clients for a
+//! fixed time and prints requests per second, p50/p99/p99.9 latency, errors, the server's peak
+//! memory (VmHWM), and the ratio of each scenario's throughput to `/healthz` measured in the
+//! same run.
 //!
-//! Usage: `cargo build --release && cargo run --release -p choso-bench -- [scenario…]
-//!        [--backend sqlite|postgres|both] [--seconds N] [--connections N] [--shops N] [--products N]`
-//! Scenarios: healthz, home-page, product-page, graphql-products, place-order (default: all).
-//! `choso-bench province-dashboard` times the province dashboard at 1×, 10× and 100× data
-//! (see `province.rs`). PostgreSQL: `CHOSO_BENCH_POSTGRES_URL`
-//! or `CHOSO_TEST_POSTGRES_URL` (a server database to create the bench database from).
+//! ```text
+//! choso-bench [scenario…] [--backend sqlite|postgres|both] [--seconds N] [--warmup N] [--connections N]
+//!             [--data api|scale] [--shops N] [--products N] [--orders N] [--keep]
+//! choso-bench growth [scenario…] [--small 10] [--large 1000] [same options]
+//! choso-bench generate [--shops N] [--products N] [--orders N] [--backend …] [--keep]
+//! choso-bench province-dashboard [--scales 1,10,100] [--backend …] [--runs N]
+//! ```
+//! Scenarios: see `scenarios.rs` (default: all). PostgreSQL: `CHOSO_BENCH_POSTGRES_URL` or
+//! `CHOSO_TEST_POSTGRES_URL` (a server database to create the bench databases from).
 
+mod dataset;
+mod growth;
 mod load;
 mod province;
+mod runner;
+mod scale;
+mod scenarios;
 mod server;
+mod sql;
+mod stock;
 
-use std::time::Duration;
+use runner::{Data, Options};
+use server::Backend;
 
-use serde_json::json;
-
-use crate::{
-    load::{Outcome, Request, run},
-    server::{Backend, ChildServer},
-};
-
+/// The command line, parsed.
 struct Args {
-    scenarios: Vec<String>,
+    command: Command,
+    opts: Options,
     backends: Vec<Backend>,
-    seconds: u64,
-    connections: usize,
-    shops: usize,
-    products: usize,
+    data_scale: bool,
+    shops: Option<usize>,
+    products: Option<usize>,
+    orders: usize,
+    small: usize,
+    large: usize,
 }
 
-const ALL: &[&str] = &[
-    "healthz",
-    "home-page",
-    "product-page",
-    "graphql-products",
-    "place-order",
-];
+#[derive(PartialEq)]
+enum Command {
+    Run,
+    Growth,
+    Generate,
+}
 
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        scenarios: vec![],
-        backends: vec![Backend::Sqlite, Backend::Postgres],
-        seconds: 10,
-        connections: 32,
-        shops: 10,
-        products: 50,
+fn parse_args(argv: &[String]) -> Result<Args, String> {
+    let mut it = argv.iter().peekable();
+    let command = match it.peek().map(|s| s.as_str()) {
+        Some("growth") => {
+            it.next();
+            Command::Growth
+        }
+        Some("generate") => {
+            it.next();
+            Command::Generate
+        }
+        _ => Command::Run,
     };
-    let mut it = std::env::args().skip(1);
+    let mut a = Args {
+        data_scale: command != Command::Run,
+        command,
+        opts: Options {
+            scenarios: vec![],
+            seconds: 10,
+            warmup: 2,
+            connections: 32,
+            keep: false,
+        },
+        backends: vec![Backend::Sqlite, Backend::Postgres],
+        shops: None,
+        products: None,
+        orders: 1_000,
+        small: 10,
+        large: 1_000,
+    };
     while let Some(arg) = it.next() {
         let mut num = |name: &str| -> Result<usize, String> {
             it.next()
@@ -60,34 +89,51 @@ fn parse_args() -> Result<Args, String> {
                 .ok_or_else(|| format!("{name} needs a number"))
         };
         match arg.as_str() {
-            "--seconds" => a.seconds = num("--seconds")? as u64,
-            "--connections" => a.connections = num("--connections")?,
-            "--shops" => a.shops = num("--shops")?,
-            "--products" => a.products = num("--products")?,
+            "--seconds" => a.opts.seconds = num("--seconds")? as u64,
+            "--warmup" => a.opts.warmup = num("--warmup")? as u64,
+            "--connections" => a.opts.connections = num("--connections")?.max(1),
+            "--shops" => a.shops = Some(num("--shops")?),
+            "--products" => a.products = Some(num("--products")?),
+            "--orders" => a.orders = num("--orders")?,
+            "--small" => a.small = num("--small")?,
+            "--large" => a.large = num("--large")?,
+            "--keep" => a.opts.keep = true,
+            "--data" => {
+                a.data_scale = match it.next().map(String::as_str) {
+                    Some("api") => false,
+                    Some("scale") => true,
+                    other => return Err(format!("unknown data {other:?} (api or scale)")),
+                }
+            }
             "--backend" => {
-                a.backends = match it.next().as_deref() {
+                a.backends = match it.next().map(String::as_str) {
                     Some("sqlite") => vec![Backend::Sqlite],
                     Some("postgres") => vec![Backend::Postgres],
                     Some("both") => vec![Backend::Sqlite, Backend::Postgres],
                     other => return Err(format!("unknown backend {other:?}")),
                 }
             }
-            s if ALL.contains(&s) => a.scenarios.push(s.to_string()),
+            s if scenarios::ALL.contains(&s) => a.opts.scenarios.push(s.to_string()),
             other => {
                 return Err(format!(
                     "unknown argument {other:?}; scenarios: {}",
-                    ALL.join(", ")
+                    scenarios::ALL.join(", ")
                 ));
             }
         }
     }
-    if a.scenarios.is_empty() {
-        a.scenarios = ALL.iter().map(|s| s.to_string()).collect();
+    if a.opts.scenarios.is_empty() {
+        a.opts.scenarios = scenarios::ALL.iter().map(|s| s.to_string()).collect();
     }
-    if !a.scenarios.iter().any(|s| s == "healthz") {
-        a.scenarios.insert(0, "healthz".into());
+    if !a.opts.scenarios.iter().any(|s| s == "healthz") {
+        a.opts.scenarios.insert(0, "healthz".into());
     }
     Ok(a)
+}
+
+fn fail(e: impl std::fmt::Display) -> ! {
+    eprintln!("{e}");
+    std::process::exit(1);
 }
 
 #[tokio::main]
@@ -95,127 +141,92 @@ async fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.first().map(String::as_str) == Some("province-dashboard") {
         if let Err(e) = province::run_cli(&argv[1..]).await {
-            eprintln!("{e}");
-            std::process::exit(1);
+            fail(e);
         }
         return;
     }
-    let args = match parse_args() {
+    let args = match parse_args(&argv) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(2);
         }
     };
-    for backend in &args.backends {
-        let server = match ChildServer::start(*backend).await {
-            Ok(Some(s)) => s,
-            Ok(None) => {
-                println!(
-                    "\n== {backend:?}: skipped (set CHOSO_BENCH_POSTGRES_URL or CHOSO_TEST_POSTGRES_URL)"
-                );
-                continue;
+    let scale_cfg = |shops: usize| scale::Config {
+        shops,
+        products: args.products.unwrap_or(100),
+        orders: args.orders,
+    };
+    match args.command {
+        Command::Growth => {
+            let r = growth::run(
+                &args.backends,
+                scale_cfg(args.small),
+                scale_cfg(args.large),
+                &args.opts,
+            )
+            .await;
+            if let Err(e) = r {
+                fail(e);
             }
-            Err(e) => {
-                eprintln!("cannot start choso on {backend:?}: {e}");
-                std::process::exit(1);
-            }
-        };
-        let seeded = match server::seed(&server.base, args.shops, args.products).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("seeding failed: {e}");
-                std::process::exit(1);
-            }
-        };
-        println!(
-            "\n== {backend:?}: {} shops × {} products, {} connections, {} s per scenario",
-            args.shops, args.products, args.connections, args.seconds
-        );
-        println!(
-            "{:<20} {:>10} {:>9} {:>9} {:>9} {:>7} {:>8}",
-            "scenario", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "ratio"
-        );
-        let mut healthz_rps = None;
-        for scenario in &args.scenarios {
-            let make = request_for(scenario, &server.base, &seeded);
-            let out: Outcome = run(make, args.connections, Duration::from_secs(args.seconds)).await;
-            let ratio = match healthz_rps {
-                Some(h) if h > 0.0 => format!("{:.3}", out.rps() / h),
-                _ => "1.000".to_string(),
-            };
-            if scenario == "healthz" {
-                healthz_rps = Some(out.rps());
-            }
-            println!(
-                "{:<20} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>8}",
-                scenario,
-                out.rps(),
-                out.percentile(50.0),
-                out.percentile(99.0),
-                out.percentile(99.9),
-                out.errors,
-                ratio
-            );
         }
-        println!(
-            "server peak memory (VmHWM): {:.1} MB",
-            server.peak_memory_mb()
-        );
-        server.stop();
+        Command::Generate => {
+            for &backend in &args.backends {
+                if let Err(e) = generate_only(
+                    backend,
+                    scale_cfg(args.shops.unwrap_or(1_000)),
+                    args.opts.keep,
+                )
+                .await
+                {
+                    fail(e);
+                }
+            }
+        }
+        Command::Run => {
+            let data = if args.data_scale {
+                Data::Scale(scale_cfg(args.shops.unwrap_or(1_000)))
+            } else {
+                Data::Api {
+                    shops: args.shops.unwrap_or(10),
+                    products: args.products.unwrap_or(50),
+                }
+            };
+            for &backend in &args.backends {
+                if let Err(e) = runner::run(backend, data, &args.opts).await {
+                    fail(e);
+                }
+            }
+        }
     }
 }
 
-fn request_for(
-    scenario: &str,
-    base: &str,
-    seeded: &server::Seeded,
-) -> Box<dyn Fn(usize) -> Request + Send + Sync> {
-    let base = base.to_string();
-    let slugs = seeded.slugs.clone();
-    match scenario {
-        "graphql-products" => Box::new(move |i| {
-            let slug = &slugs[i % slugs.len()];
-            let q = "query($s: String!) { shop(slug: $s) { products(first: 20) { edges { node { id title handle priceRange { min { amount } max { amount } } variants { id title price { amount formatted } available } } } } } }";
-            Request::post_json(
-                format!("{base}/graphql"),
-                json!({ "query": q, "variables": { "s": slug } }),
-            )
-        }),
-        "home-page" => {
-            Box::new(move |i| Request::get(format!("{base}/s/{}/", slugs[i % slugs.len()])))
+/// `generate`: makes the scale data set and prints its counts and time, without a server.
+async fn generate_only(backend: Backend, cfg: scale::Config, keep: bool) -> Result<(), String> {
+    let Some(fresh) = server::fresh_database(backend)? else {
+        println!("{backend:?}: skipped (no PostgreSQL URL)");
+        return Ok(());
+    };
+    println!(
+        "\n== {backend:?}: generating {} shops × {} products × {} orders",
+        cfg.shops, cfg.products, cfg.orders
+    );
+    let db = choso_services::Db::connect_and_migrate(&fresh.url)
+        .await
+        .map_err(sql::err)?;
+    let made = scale::generate(&db, cfg).await;
+    db.close().await;
+    match made {
+        Ok(g) => runner::print_counts(&g),
+        Err(e) => {
+            fresh.remove();
+            return Err(e);
         }
-        "product-page" => {
-            let handles = seeded.handles.clone();
-            Box::new(move |i| {
-                let s = i % slugs.len();
-                let hs = &handles[s];
-                Request::get(format!(
-                    "{base}/s/{}/products/{}",
-                    slugs[s],
-                    hs[(i / slugs.len()) % hs.len()]
-                ))
-            })
-        }
-        "place-order" => {
-            let variants = seeded.variants.clone();
-            Box::new(move |i| {
-                let s = i % slugs.len();
-                let vs = &variants[s];
-                let q = "mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { order { number total { amount } } userErrors { code } } }";
-                let input = json!({
-                    "shopSlug": slugs[s],
-                    "lines": [{ "variantId": vs[i % vs.len()], "quantity": 1 }, { "variantId": vs[(i * 7 + 3) % vs.len()], "quantity": 2 }],
-                    "customer": { "name": "Khách Bench", "phone": "0912345678" },
-                    "shippingAddress": { "line1": "1 Lê Lợi", "provinceCode": "46" },
-                    "paymentMethod": "COD"
-                });
-                Request::post_json(
-                    format!("{base}/graphql"),
-                    json!({ "query": q, "variables": { "i": input } }),
-                )
-            })
-        }
-        _ => Box::new(move |_| Request::get(format!("{base}/healthz"))),
     }
+    if keep {
+        println!("kept the database: {}", fresh.url);
+    } else {
+        fresh.remove();
+    }
+    Ok(())
 }

@@ -13,7 +13,8 @@
 use std::time::Instant;
 
 use choso_services::Db;
-use sqlx::Row;
+
+use crate::sql::{count, err, exec};
 
 pub const PROVINCE: &str = "01";
 const DAY_MS: i64 = 86_400_000;
@@ -27,29 +28,6 @@ pub struct Generated {
     pub records: i64,
     pub orders: i64,
     pub seconds: f64,
-}
-
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
-
-/// Runs generator SQL. Every value spliced into it is an integer computed here or a constant.
-async fn exec(db: &Db, what: &str, sql: String) -> Result<(), String> {
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .execute(db.write())
-        .await
-        .map_err(|e| format!("{what}: {e}"))?;
-    Ok(())
-}
-
-pub async fn count(db: &Db, table: &str) -> Result<i64, String> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) AS n FROM {table}"
-    )))
-    .fetch_one(db.read())
-    .await
-    .map_err(err)?;
-    row.try_get("n").map_err(err)
 }
 
 /// Fills an empty, migrated database with scale `k` of the province data set.
@@ -323,11 +301,11 @@ pub async fn run_cli(args: &[String]) -> Result<(), String> {
         );
         let mut base_ms = None;
         for &k in &scales {
-            let Some((url, dir)) = crate::server::fresh_database(backend)? else {
+            let Some(fresh) = crate::server::fresh_database(backend)? else {
                 println!("skipped: set CHOSO_BENCH_POSTGRES_URL or CHOSO_TEST_POSTGRES_URL");
                 break;
             };
-            let db = Db::connect_and_migrate(&url).await.map_err(err)?;
+            let db = Db::connect_and_migrate(&fresh.url).await.map_err(err)?;
             let g = generate(&db, k).await?;
             let mut times = Vec::with_capacity(runs);
             let mut last = None;
@@ -364,7 +342,7 @@ pub async fn run_cli(args: &[String]) -> Result<(), String> {
                 );
             }
             db.close().await;
-            let _ = std::fs::remove_dir_all(&dir);
+            fresh.remove();
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
-//! The server under test: the release `choso` binary as a child process on a free port, and
-//! the seeding of shops and products through its public GraphQL API.
+//! The server under test: a fresh database per run (an SQLite file, or a PostgreSQL database
+//! dropped afterwards), the release `choso` binary as a child process on a free port, and the
+//! seeding of shops and products through its public GraphQL API (the small data set).
 
 use std::{
     net::TcpListener,
@@ -8,6 +9,8 @@ use std::{
 };
 
 use serde_json::{Value, json};
+
+use crate::dataset::DataSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -18,7 +21,7 @@ pub enum Backend {
 pub struct ChildServer {
     pub base: String,
     child: Child,
-    dir: std::path::PathBuf,
+    fresh: FreshDb,
 }
 
 fn choso_binary() -> std::path::PathBuf {
@@ -32,10 +35,9 @@ fn choso_binary() -> std::path::PathBuf {
 }
 
 impl ChildServer {
-    pub async fn start(backend: Backend) -> Result<Option<ChildServer>, String> {
-        let Some((url, dir)) = fresh_database(backend)? else {
-            return Ok(None);
-        };
+    /// Starts the server on a database (made by [`fresh_database`]); it owns the database
+    /// from now on and removes it when stopped.
+    pub async fn start(fresh: FreshDb) -> Result<ChildServer, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
@@ -47,10 +49,10 @@ impl ChildServer {
                 "--addr",
                 &format!("127.0.0.1:{port}"),
                 "--database-url",
-                &url,
+                &fresh.url,
                 "--data-dir",
             ])
-            .arg(dir.join("data"))
+            .arg(fresh.dir.join("data"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -64,46 +66,58 @@ impl ChildServer {
         let server = ChildServer {
             base: format!("http://127.0.0.1:{port}"),
             child,
-            dir,
+            fresh,
         };
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(30) {
+        while start.elapsed() < Duration::from_secs(60) {
             if let Ok(r) = reqwest::get(format!("{}/readyz", server.base)).await
                 && r.status().is_success()
             {
-                return Ok(Some(server));
+                return Ok(server);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err("the server did not become ready in 30 s".into())
+        server.stop(false);
+        Err("the server did not become ready in 60 s".into())
+    }
+
+    /// The database the server runs on.
+    pub fn database_url(&self) -> &str {
+        &self.fresh.url
     }
 
     /// Peak resident memory of the server so far, in MB.
     pub fn peak_memory_mb(&self) -> f64 {
+        self.status_mb("VmHWM:")
+    }
+
+    /// Resident memory of the server now, in MB.
+    pub fn memory_mb(&self) -> f64 {
+        self.status_mb("VmRSS:")
+    }
+
+    fn status_mb(&self, field: &str) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
         status
             .lines()
-            .find(|l| l.starts_with("VmHWM:"))
+            .find(|l| l.starts_with(field))
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|kb| kb.parse::<f64>().ok())
             .map(|kb| kb / 1024.0)
             .unwrap_or(0.0)
     }
 
-    pub fn stop(mut self) {
+    /// Stops the server and removes its database, unless `keep` (then it says where it is).
+    pub fn stop(mut self, keep: bool) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if keep {
+            println!("kept the database: {}", self.fresh.url);
+        } else {
+            self.fresh.remove();
+        }
     }
-}
-
-pub struct Seeded {
-    pub slugs: Vec<String>,
-    /// Per shop: the ids of its variants.
-    pub variants: Vec<Vec<String>>,
-    /// Per shop: the handles of its products.
-    pub handles: Vec<Vec<String>>,
 }
 
 async fn gql(
@@ -132,8 +146,9 @@ async fn gql(
     Ok(v)
 }
 
-/// Creates `shops` published shops with `products` products of two variants each.
-pub async fn seed(base: &str, shops: usize, products: usize) -> Result<Seeded, String> {
+/// Creates `shops` published shops with `products` products of two variants each, all owned
+/// by one account registered through the API.
+pub async fn seed(base: &str, shops: usize, products: usize) -> Result<DataSet, String> {
     let client = reqwest::Client::new();
     let v = gql(
         &client,
@@ -207,26 +222,64 @@ pub async fn seed(base: &str, shops: usize, products: usize) -> Result<Seeded, S
         )
         .await?;
     }
-    Ok(Seeded {
+    Ok(DataSet {
+        owner_tokens: vec![token; slugs.len()],
         slugs,
         variants,
         handles,
+        staff: None,
+        search_words: ["sản phẩm", "san pham 1", "cửa hàng"]
+            .iter()
+            .map(|w| w.to_string())
+            .collect(),
     })
+}
+
+/// A database made for one run, and how to remove it.
+pub struct FreshDb {
+    pub url: String,
+    /// The run's temp folder (the SQLite file, the server's data directory).
+    pub dir: std::path::PathBuf,
+    /// On PostgreSQL: the server URL to drop it from, and its name.
+    pg: Option<(String, String)>,
+}
+
+impl FreshDb {
+    /// Deletes the database and the temp folder.
+    pub fn remove(&self) {
+        if let Some((admin, name)) = &self.pg {
+            let dropped = Command::new("psql")
+                .args([
+                    admin.as_str(),
+                    "-qc",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
+                .status();
+            if !matches!(dropped, Ok(s) if s.success()) {
+                eprintln!("could not drop the bench database {name}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// A new, empty database for a run: an SQLite file in a new temp folder, or a new database on
 /// the PostgreSQL server named by `CHOSO_BENCH_POSTGRES_URL` / `CHOSO_TEST_POSTGRES_URL`
-/// (`None` when neither is set). Returns its URL and the temp folder.
-pub fn fresh_database(backend: Backend) -> Result<Option<(String, std::path::PathBuf)>, String> {
+/// (`None` when neither is set).
+pub fn fresh_database(backend: Backend) -> Result<Option<FreshDb>, String> {
     let dir = std::env::temp_dir().join(format!("choso-bench-{}", ulid::Ulid::generate()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let url = match backend {
-        Backend::Sqlite => format!("sqlite://{}/bench.db?mode=rwc", dir.display()),
+    let (url, pg) = match backend {
+        Backend::Sqlite => (
+            format!("sqlite://{}/bench.db?mode=rwc", dir.display()),
+            None,
+        ),
         Backend::Postgres => {
             let Some(admin) = std::env::var("CHOSO_BENCH_POSTGRES_URL")
                 .or_else(|_| std::env::var("CHOSO_TEST_POSTGRES_URL"))
                 .ok()
             else {
+                let _ = std::fs::remove_dir_all(&dir);
                 return Ok(None);
             };
             let name = format!(
@@ -243,9 +296,9 @@ pub fn fresh_database(backend: Backend) -> Result<Option<(String, std::path::Pat
             let base = admin
                 .rsplit_once('/')
                 .map(|(b, _)| b.to_string())
-                .unwrap_or(admin);
-            format!("{base}/{name}")
+                .unwrap_or_else(|| admin.clone());
+            (format!("{base}/{name}"), Some((admin, name)))
         }
     };
-    Ok(Some((url, dir)))
+    Ok(Some(FreshDb { url, dir, pg }))
 }
