@@ -15,7 +15,7 @@ use choso_services::versions::Version;
 
 /// At most this many bytes of pages are kept; when full, about half the pages (arbitrary
 /// ones) are dropped.
-const MAX_BYTES: usize = 24 * 1024 * 1024;
+const MAX_BYTES: usize = 8 * 1024 * 1024;
 
 /// The marks a cached page holds in place of the visitor's values.
 #[derive(Debug, Clone)]
