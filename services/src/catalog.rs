@@ -1289,29 +1289,42 @@ pub async fn variant(db: &Db, shop: &ShopId, id: &str) -> Result<Option<Variant>
     row.as_ref().map(variant_from_row).transpose()
 }
 
+/// One shop's rows whose `column` is one of `keys`, in one statement: `select` is the
+/// statement up to `WHERE`, `rest` what follows the key list (filters, order). Nothing when
+/// `keys` is empty.
+async fn rows_in(
+    db: &Db,
+    select: &str,
+    shop: &ShopId,
+    column: &str,
+    keys: &[String],
+    rest: &str,
+) -> Result<Vec<AnyRow>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{select} WHERE shop_id = $1 AND {column} IN ({}){rest}",
+        placeholders(1, keys.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop.as_str().to_string());
+    for k in keys {
+        q = q.bind(k.clone());
+    }
+    Ok(q.fetch_all(db.read()).await?)
+}
+
 /// Variants by id, in one statement (ids of other shops find nothing).
 pub async fn variants_by_ids(
     db: &Db,
     shop: &ShopId,
     ids: &[String],
 ) -> Result<HashMap<String, Variant>> {
-    let mut out = HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    let sql = format!(
-        "SELECT {VARIANT_COLUMNS} FROM variants WHERE shop_id = $1 AND id IN ({})",
-        placeholders(1, ids.len())
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop.as_str().to_string());
-    for id in ids {
-        q = q.bind(id.clone());
-    }
-    for r in q.fetch_all(db.read()).await? {
-        let v = variant_from_row(&r)?;
-        out.insert(v.id.clone(), v);
-    }
-    Ok(out)
+    let select = format!("SELECT {VARIANT_COLUMNS} FROM variants");
+    let rows = rows_in(db, &select, shop, "id", ids, "").await?;
+    rows.iter()
+        .map(|r| variant_from_row(r).map(|v| (v.id.clone(), v)))
+        .collect()
 }
 
 /// Products by id, in one statement.
@@ -1321,24 +1334,11 @@ pub async fn products_by_ids(
     ids: &[String],
     vis: Visibility,
 ) -> Result<HashMap<String, Product>> {
-    let mut out = HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    let sql = format!(
-        "SELECT {PRODUCT_COLUMNS} FROM products WHERE shop_id = $1 AND id IN ({}){}",
-        placeholders(1, ids.len()),
-        visible_clause(vis)
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop.as_str().to_string());
-    for id in ids {
-        q = q.bind(id.clone());
-    }
-    for r in q.fetch_all(db.read()).await? {
-        let p = product_from_row(&r)?;
-        out.insert(p.id.clone(), p);
-    }
-    Ok(out)
+    let select = format!("SELECT {PRODUCT_COLUMNS} FROM products");
+    let rows = rows_in(db, &select, shop, "id", ids, visible_clause(vis)).await?;
+    rows.iter()
+        .map(|r| product_from_row(r).map(|p| (p.id.clone(), p)))
+        .collect()
 }
 
 /// The variants of several products, in one statement (data loaders).
@@ -1347,19 +1347,10 @@ pub async fn variants_for(
     shop: &ShopId,
     product_ids: &[String],
 ) -> Result<HashMap<String, Vec<Variant>>> {
+    let select = format!("SELECT {VARIANT_COLUMNS} FROM variants");
+    let order = " ORDER BY product_id, position, id";
     let mut out: HashMap<String, Vec<Variant>> = HashMap::new();
-    if product_ids.is_empty() {
-        return Ok(out);
-    }
-    let sql = format!(
-        "SELECT {VARIANT_COLUMNS} FROM variants WHERE shop_id = $1 AND product_id IN ({}) ORDER BY product_id, position, id",
-        placeholders(1, product_ids.len())
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop.as_str().to_string());
-    for id in product_ids {
-        q = q.bind(id.clone());
-    }
-    for r in q.fetch_all(db.read()).await? {
+    for r in rows_in(db, &select, shop, "product_id", product_ids, order).await? {
         let v = variant_from_row(&r)?;
         out.entry(v.product_id.clone()).or_default().push(v);
     }
@@ -1372,20 +1363,10 @@ pub async fn images_for(
     shop: &ShopId,
     product_ids: &[String],
 ) -> Result<HashMap<String, Vec<Image>>> {
+    let select = "SELECT id, product_id, url, alt, position FROM product_images";
+    let order = " ORDER BY product_id, position";
     let mut out: HashMap<String, Vec<Image>> = HashMap::new();
-    if product_ids.is_empty() {
-        return Ok(out);
-    }
-    let sql = format!(
-        "SELECT id, product_id, url, alt, position FROM product_images WHERE shop_id = $1 AND product_id IN ({}) \
-         ORDER BY product_id, position",
-        placeholders(1, product_ids.len())
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop.as_str().to_string());
-    for id in product_ids {
-        q = q.bind(id.clone());
-    }
-    for r in q.fetch_all(db.read()).await? {
+    for r in rows_in(db, select, shop, "product_id", product_ids, order).await? {
         let img = Image {
             id: r.try_get("id")?,
             product_id: r.try_get("product_id")?,
