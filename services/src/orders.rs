@@ -529,7 +529,7 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
         PaymentMethod::Cod => PaymentStatus::Unpaid,
         PaymentMethod::BankTransfer | PaymentMethod::Card => PaymentStatus::Pending,
     };
-    let plan = Plan {
+    let plan = Arc::new(Plan {
         id: new_id(),
         now: now_ms(),
         shop,
@@ -542,7 +542,7 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
         total,
         key,
         hash,
-    };
+    });
     let written = match db.backend() {
         Backend::Sqlite => db.order_commits().submit(db, plan.clone()).await,
         Backend::Postgres => {
@@ -602,7 +602,7 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
 }
 
 /// An order checked and priced, ready to be written.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Plan {
     id: String,
     now: i64,

@@ -9,7 +9,7 @@
 //!
 //! PostgreSQL writes each order in its own transaction (many writers, row locks).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -22,7 +22,7 @@ pub const MAX_GROUP: usize = 64;
 const QUEUE: usize = 1024;
 
 struct Job {
-    plan: Plan,
+    plan: Arc<Plan>,
     reply: oneshot::Sender<Result<Written>>,
 }
 
@@ -43,7 +43,7 @@ impl std::fmt::Debug for GroupCommit {
 
 impl GroupCommit {
     /// Writes the order with whatever else is queued; answers once its transaction committed.
-    pub(crate) async fn submit(&self, db: &Db, plan: Plan) -> Result<Written> {
+    pub(crate) async fn submit(&self, db: &Db, plan: Arc<Plan>) -> Result<Written> {
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
             let pool = db.write().clone();
