@@ -18,6 +18,8 @@ use async_graphql::parser::{
 use axum::body::Bytes;
 use choso_services::versions::{Version, Versions};
 
+use crate::bounded_map::BoundedMap;
+
 /// At most this many bytes of requests and answers are kept; when full, about half the
 /// entries (arbitrary ones) are dropped.
 const MAX_BYTES: usize = 16 * 1024 * 1024;
@@ -33,40 +35,8 @@ struct Entry {
 }
 
 impl Entry {
-    fn size(&self, key: &Bytes) -> usize {
-        key.len()
-            + self.body.len()
-            + self.deps.iter().map(|(s, _)| s.len() + 32).sum::<usize>()
-            + 96
-    }
-}
-
-/// The stored answers and their size in bytes.
-#[derive(Default)]
-struct Entries {
-    map: HashMap<Bytes, Entry>,
-    bytes: usize,
-}
-
-impl Entries {
-    fn get(&self, key: &Bytes) -> Option<&Entry> {
-        self.map.get(key)
-    }
-
-    fn insert(&mut self, key: Bytes, e: Entry) {
-        let size = e.size(&key);
-        if self.bytes + size > MAX_BYTES {
-            let mut keep = false;
-            self.map.retain(|_, _| {
-                keep = !keep;
-                keep
-            });
-            self.bytes = self.map.iter().map(|(k, e)| e.size(k)).sum();
-        }
-        if let Some(old) = self.map.insert(key.clone(), e) {
-            self.bytes -= old.size(&key);
-        }
-        self.bytes += size;
+    fn size(key: &Bytes, e: &Entry) -> usize {
+        key.len() + e.body.len() + e.deps.iter().map(|(s, _)| s.len() + 32).sum::<usize>() + 96
     }
 }
 
@@ -97,11 +67,19 @@ impl Hit {
 }
 
 /// The cache (one per process, in the app state).
-#[derive(Default)]
 pub struct GraphqlCache {
-    entries: RwLock<Entries>,
+    entries: RwLock<BoundedMap<Bytes, Entry>>,
     /// Whether a request body is cacheable at all (parsed once per distinct body).
     verdicts: Mutex<HashMap<Bytes, bool>>,
+}
+
+impl Default for GraphqlCache {
+    fn default() -> Self {
+        GraphqlCache {
+            entries: RwLock::new(BoundedMap::new(MAX_BYTES, Entry::size)),
+            verdicts: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 impl GraphqlCache {

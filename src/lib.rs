@@ -3,6 +3,7 @@
 //! workers. `main.rs` only parses the command line and calls into here; the integration tests
 //! start the same [`server::Server`] in-process.
 
+pub mod bounded_map;
 pub mod cli;
 pub mod config;
 pub mod console;

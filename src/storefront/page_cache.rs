@@ -6,12 +6,11 @@
 //! page, so visitors never share a token. Pages with messages (`?added`,
 //! `?error`), theme previews and themes read from a folder (development) are not kept.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, RwLock},
-};
+use std::sync::{Arc, RwLock};
 
 use choso_services::versions::Version;
+
+use crate::bounded_map::BoundedMap;
 
 /// At most this many bytes of pages are kept; when full, about half the pages (arbitrary
 /// ones) are dropped.
@@ -26,7 +25,7 @@ pub struct Marks {
 }
 
 pub struct PageCache {
-    pages: RwLock<Pages>,
+    pages: RwLock<BoundedMap<String, (Version, Arc<Page>)>>,
     marks: Marks,
 }
 
@@ -36,7 +35,9 @@ impl Default for PageCache {
         // shop content can contain them by chance.
         let r = choso_services::ids::random_hex(12);
         PageCache {
-            pages: RwLock::new(Pages::default()),
+            pages: RwLock::new(BoundedMap::new(MAX_BYTES, |key, (_, page)| {
+                key.len() + page.html.len() + page.holes.len() * 24 + 96
+            })),
             marks: Marks {
                 nonce: format!("chosoNONCE{r}"),
                 csrf: format!("chosoCSRF{r}"),
@@ -54,14 +55,14 @@ impl PageCache {
     /// The page stored under `key` if it was made at `version`.
     pub fn get(&self, key: &str, version: Version) -> Option<Arc<Page>> {
         let pages = self.pages.read().ok()?;
-        let (v, html) = pages.map.get(key)?;
+        let (v, html) = pages.get(key)?;
         (*v == version).then(|| html.clone())
     }
 
     /// Stores a page rendered with the marks, made from data read at `version` or later.
     pub fn put(&self, key: String, version: Version, html: Arc<Page>) {
         if let Ok(mut m) = self.pages.write() {
-            m.insert(key, version, html);
+            m.insert(key, (version, html));
         }
     }
 
@@ -81,35 +82,6 @@ impl PageCache {
         .collect();
         holes.sort_unstable_by_key(|h| h.0);
         Page { html, holes }
-    }
-}
-
-/// The kept pages and their size in bytes.
-#[derive(Default)]
-struct Pages {
-    map: HashMap<String, (Version, Arc<Page>)>,
-    bytes: usize,
-}
-
-impl Pages {
-    fn size(key: &str, page: &Page) -> usize {
-        key.len() + page.html.len() + page.holes.len() * 24 + 96
-    }
-
-    fn insert(&mut self, key: String, version: Version, page: Arc<Page>) {
-        let size = Pages::size(&key, &page);
-        if self.bytes + size > MAX_BYTES {
-            let mut keep = false;
-            self.map.retain(|_, _| {
-                keep = !keep;
-                keep
-            });
-            self.bytes = self.map.iter().map(|(k, (_, p))| Pages::size(k, p)).sum();
-        }
-        if let Some((_, old)) = self.map.insert(key.clone(), (version, page)) {
-            self.bytes -= Pages::size(&key, &old);
-        }
-        self.bytes += size;
     }
 }
 
