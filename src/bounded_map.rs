@@ -1,7 +1,8 @@
 //! A map bounded in bytes, for the caches of public answers (`graphql_cache`,
 //! `storefront::page_cache`): each entry's size is given by the cache, and an insert that
 //! would pass the budget first drops about half the entries (arbitrary ones: a hash map's
-//! order), so a cache keeps serving its hot half instead of starting again empty.
+//! order), so a cache keeps serving its hot half instead of starting again empty. An entry
+//! larger than the whole budget is not kept.
 
 use std::{borrow::Borrow, collections::HashMap, hash::Hash};
 
@@ -36,6 +37,10 @@ impl<K: Eq + Hash, V> BoundedMap<K, V> {
             self.bytes -= (self.size)(&key, &old);
         }
         let size = (self.size)(&key, &value);
+        if size > self.max_bytes {
+            // Larger than the whole budget (a budget of 0 keeps nothing).
+            return;
+        }
         if self.bytes + size > self.max_bytes {
             let mut keep = false;
             self.map.retain(|_, _| {
@@ -74,5 +79,21 @@ mod tests {
         m.insert(99, "y".repeat(10));
         assert_eq!(m.bytes(), before - 40);
         assert_eq!((0..100u32).filter(|i| m.get(i).is_some()).count(), kept);
+    }
+
+    #[test]
+    fn keeps_nothing_larger_than_its_budget() {
+        let mut m: BoundedMap<u32, String> = BoundedMap::new(100, |_, v| v.len());
+        m.insert(1, "x".repeat(60));
+        m.insert(2, "x".repeat(101));
+        assert!(m.get(&2).is_none());
+        assert!(m.get(&1).is_some(), "a refused entry drops nothing");
+        // Replacing an entry with one too large removes the old one.
+        m.insert(1, "x".repeat(101));
+        assert!(m.get(&1).is_none());
+        assert_eq!(m.bytes(), 0);
+        let mut none: BoundedMap<u32, String> = BoundedMap::new(0, |_, v| v.len());
+        none.insert(1, "x".to_string());
+        assert!(none.get(&1).is_none());
     }
 }

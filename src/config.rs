@@ -7,6 +7,7 @@ use std::{net::SocketAddr, path::PathBuf};
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/choso.db?mode=rwc";
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAIL_FROM: &str = "no-reply@choso.local";
+const MB: usize = 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -41,7 +42,8 @@ pub struct Config {
 }
 
 /// Limits against slow clients and floods (`CHOSO_MAX_CONNECTIONS`,
-/// `CHOSO_HEADER_TIMEOUT_SECS`, `CHOSO_REQUEST_TIMEOUT_SECS`).
+/// `CHOSO_HEADER_TIMEOUT_SECS`, `CHOSO_REQUEST_TIMEOUT_SECS`) and the memory the public caches
+/// may hold (`CHOSO_PAGE_CACHE_MB`, `CHOSO_GRAPHQL_CACHE_MB`).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Most connections open at once; more wait in the kernel's backlog.
@@ -50,6 +52,10 @@ pub struct Limits {
     pub header_timeout: std::time::Duration,
     /// Time a request (body read included) has to be answered; then 408.
     pub request_timeout: std::time::Duration,
+    /// Bytes of rendered storefront pages kept (0: none).
+    pub page_cache_bytes: usize,
+    /// Bytes of public GraphQL requests and answers kept (0: none).
+    pub graphql_cache_bytes: usize,
 }
 
 impl Default for Limits {
@@ -58,6 +64,8 @@ impl Default for Limits {
             max_connections: 20_000,
             header_timeout: std::time::Duration::from_secs(30),
             request_timeout: std::time::Duration::from_secs(30),
+            page_cache_bytes: 8 * MB,
+            graphql_cache_bytes: 16 * MB,
         }
     }
 }
@@ -65,15 +73,31 @@ impl Default for Limits {
 impl Limits {
     /// The defaults, overridden by the environment; a malformed value is an error.
     pub fn from_env() -> Result<Limits, String> {
-        fn var(name: &str) -> Result<Option<u64>, String> {
-            match std::env::var(name) {
-                Err(_) => Ok(None),
-                Ok(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if n > 0 => Ok(Some(n)),
-                    _ => Err(format!("{name} must be a whole number above 0, not {v:?}")),
+        Limits::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The defaults, overridden by the variables `get` finds.
+    fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Limits, String> {
+        let number = |name: &str, min: u64| -> Result<Option<u64>, String> {
+            match get(name) {
+                None => Ok(None),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n >= min => Ok(Some(n)),
+                    _ => Err(format!(
+                        "{name} must be a whole number of at least {min}, not {v:?}"
+                    )),
                 },
             }
-        }
+        };
+        let var = |name: &str| number(name, 1);
+        let megabytes = |name: &str| -> Result<Option<usize>, String> {
+            match number(name, 0)? {
+                Some(n) if n > 4096 => {
+                    Err(format!("{name} is in megabytes: at most 4096, not {n}"))
+                }
+                n => Ok(n.map(|n| usize::try_from(n).unwrap_or(usize::MAX) * MB)),
+            }
+        };
         let mut l = Limits::default();
         if let Some(n) = var("CHOSO_MAX_CONNECTIONS")? {
             l.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
@@ -83,6 +107,12 @@ impl Limits {
         }
         if let Some(n) = var("CHOSO_REQUEST_TIMEOUT_SECS")? {
             l.request_timeout = std::time::Duration::from_secs(n);
+        }
+        if let Some(n) = megabytes("CHOSO_PAGE_CACHE_MB")? {
+            l.page_cache_bytes = n;
+        }
+        if let Some(n) = megabytes("CHOSO_GRAPHQL_CACHE_MB")? {
+            l.graphql_cache_bytes = n;
         }
         Ok(l)
     }
@@ -115,5 +145,38 @@ impl Config {
             Some(u) => u.trim_end_matches('/').to_string(),
             None => format!("http://{bound}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(vars: &[(&str, &str)]) -> Result<Limits, String> {
+        Limits::from_vars(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn cache_budgets_from_the_environment() {
+        let d = limits(&[]).expect("defaults");
+        assert_eq!(d.page_cache_bytes, 8 * MB);
+        assert_eq!(d.graphql_cache_bytes, 16 * MB);
+        let l = limits(&[
+            ("CHOSO_PAGE_CACHE_MB", "64"),
+            ("CHOSO_GRAPHQL_CACHE_MB", " 0 "),
+        ])
+        .expect("valid");
+        assert_eq!(l.page_cache_bytes, 64 * MB);
+        assert_eq!(l.graphql_cache_bytes, 0);
+        let e = limits(&[("CHOSO_PAGE_CACHE_MB", "8MB")]).expect_err("not a number");
+        assert!(e.contains("CHOSO_PAGE_CACHE_MB"), "{e}");
+        let e = limits(&[("CHOSO_GRAPHQL_CACHE_MB", "5000")]).expect_err("too large");
+        assert!(e.contains("megabytes"), "{e}");
+        let e = limits(&[("CHOSO_MAX_CONNECTIONS", "0")]).expect_err("zero connections");
+        assert!(e.contains("at least 1"), "{e}");
     }
 }

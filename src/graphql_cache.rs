@@ -7,7 +7,7 @@
 //! no shop (e.g. an unknown slug) and large answers are not stored.
 
 use std::{
-    collections::HashMap,
+    borrow::Cow,
     sync::{Mutex, RwLock},
 };
 
@@ -20,11 +20,8 @@ use choso_services::versions::{Version, Versions};
 
 use crate::bounded_map::BoundedMap;
 
-/// At most this many bytes of requests and answers are kept; when full, about half the
-/// entries (arbitrary ones) are dropped.
-const MAX_BYTES: usize = 16 * 1024 * 1024;
-/// At most this many verdicts on requests are kept; when full, the map starts again empty.
-const MAX_VERDICTS: usize = 20_000;
+/// At most this many bytes of verdicts on query texts are kept.
+const MAX_VERDICT_BYTES: usize = 2 * 1024 * 1024;
 /// Answers larger than this are not kept.
 const MAX_BODY: usize = 256 * 1024;
 
@@ -69,20 +66,21 @@ impl Hit {
 /// The cache (one per process, in the app state).
 pub struct GraphqlCache {
     entries: RwLock<BoundedMap<Bytes, Entry>>,
-    /// Whether a request body is cacheable at all (parsed once per distinct body).
-    verdicts: Mutex<HashMap<Bytes, bool>>,
-}
-
-impl Default for GraphqlCache {
-    fn default() -> Self {
-        GraphqlCache {
-            entries: RwLock::new(BoundedMap::new(MAX_BYTES, Entry::size)),
-            verdicts: Mutex::new(HashMap::new()),
-        }
-    }
+    /// Whether a query text (with its operation name) is cacheable at all: parsed once per
+    /// distinct text, whatever the variables.
+    verdicts: Mutex<BoundedMap<String, bool>>,
 }
 
 impl GraphqlCache {
+    /// A cache keeping at most `max_bytes` of requests and answers; when full, about half the
+    /// entries (arbitrary ones) are dropped.
+    pub fn new(max_bytes: usize) -> Self {
+        GraphqlCache {
+            entries: RwLock::new(BoundedMap::new(max_bytes, Entry::size)),
+            verdicts: Mutex::new(BoundedMap::new(MAX_VERDICT_BYTES, |k, _| k.len() + 32)),
+        }
+    }
+
     /// The stored answer for this request body, if every shop it read is unchanged.
     pub fn get(&self, versions: &Versions, request: &Bytes) -> Option<Hit> {
         let entries = self.entries.read().ok()?;
@@ -98,23 +96,24 @@ impl GraphqlCache {
     }
 
     /// Whether answers to this anonymous request may be stored: one operation, a query, whose
-    /// root fields are all `shop` (or `__typename`).
-    pub fn cacheable(&self, request: &Bytes) -> bool {
+    /// root fields are all `shop` (or `__typename`). Decided once per query text and
+    /// operation name, whatever the variables.
+    pub fn cacheable(&self, query: &str, operation_name: Option<&str>) -> bool {
+        let key: Cow<'_, str> = match operation_name {
+            None => Cow::Borrowed(query),
+            Some(name) => Cow::Owned(format!("{name}\n{query}")),
+        };
         if let Some(v) = self
             .verdicts
             .lock()
             .ok()
-            .and_then(|m| m.get(request).copied())
+            .and_then(|m| m.get(key.as_ref()).copied())
         {
             return v;
         }
-        let verdict = judge(request);
+        let verdict = judge(query, operation_name);
         if let Ok(mut m) = self.verdicts.lock() {
-            if m.len() >= MAX_VERDICTS {
-                m.clear();
-            }
-            // A copy: the request's bytes may be a view into the connection's read buffer.
-            m.insert(Bytes::copy_from_slice(request), verdict);
+            m.insert(key.into_owned(), verdict);
         }
         verdict
     }
@@ -139,26 +138,17 @@ impl GraphqlCache {
     }
 }
 
-fn judge(request: &Bytes) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Req {
-        query: String,
-        #[serde(rename = "operationName")]
-        operation_name: Option<String>,
-    }
-    let Ok(req) = serde_json::from_slice::<Req>(request) else {
-        return false;
-    };
-    let Ok(doc) = parse_query(&req.query) else {
+fn judge(query: &str, operation_name: Option<&str>) -> bool {
+    let Ok(doc) = parse_query(query) else {
         return false;
     };
     let mut ops = doc.operations.iter();
-    let op = match (&req.operation_name, ops.next(), ops.next()) {
+    let op = match (operation_name, ops.next(), ops.next()) {
         (_, Some((_, op)), None) => op,
         (Some(name), _, _) => match doc
             .operations
             .iter()
-            .find(|(n, _)| n.map(|n| n.as_str()) == Some(name.as_str()))
+            .find(|(n, _)| n.map(|n| n.as_str()) == Some(name))
         {
             Some((_, op)) => op,
             None => return false,
@@ -190,27 +180,45 @@ mod tests {
         Bytes::from(serde_json::json!({ "query": q }).to_string())
     }
 
+    fn cacheable(c: &GraphqlCache, q: &str) -> bool {
+        c.cacheable(q, None)
+    }
+
     #[test]
     fn only_public_shop_queries_are_cacheable() {
-        let c = GraphqlCache::default();
-        assert!(c.cacheable(&body("{ shop(slug: \"a\") { name } }")));
-        assert!(c.cacheable(&body(
+        let c = GraphqlCache::new(1 << 20);
+        assert!(cacheable(&c, "{ shop(slug: \"a\") { name } }"));
+        assert!(cacheable(
+            &c,
             "query Q($s: String!) { shop(slug: $s) { products(first: 20) { edges { node { title } } } } }"
-        )));
-        assert!(!c.cacheable(&body("{ me { email } }")));
-        assert!(!c.cacheable(&body("{ shop(slug: \"a\") { name } me { email } }")));
-        assert!(!c.cacheable(&body(
+        ));
+        assert!(!cacheable(&c, "{ me { email } }"));
+        assert!(!cacheable(
+            &c,
+            "{ shop(slug: \"a\") { name } me { email } }"
+        ));
+        assert!(!cacheable(
+            &c,
             "mutation { createShop(input: {name: \"x\"}) { shop { id } } }"
-        )));
-        assert!(!c.cacheable(&body("{ ...F } fragment F on Query { me { id } }")));
-        assert!(!c.cacheable(&body("{ shop(slug: \"a\") @include(if: true) { name } }")));
-        assert!(!c.cacheable(&Bytes::from_static(b"not json")));
-        assert!(!c.cacheable(&body("{ shop(")));
+        ));
+        assert!(!cacheable(&c, "{ ...F } fragment F on Query { me { id } }"));
+        assert!(!cacheable(
+            &c,
+            "{ shop(slug: \"a\") @include(if: true) { name } }"
+        ));
+        assert!(!cacheable(&c, "{ shop("));
+        // The operation name picks the operation; the verdict is kept per name.
+        let two = "query A { shop(slug: \"a\") { name } } query B { me { email } }";
+        assert!(!cacheable(&c, two), "two operations and no name");
+        assert!(c.cacheable(two, Some("A")));
+        assert!(!c.cacheable(two, Some("B")));
+        assert!(c.cacheable(two, Some("A")), "kept verdict");
+        assert!(!c.cacheable(two, Some("C")));
     }
 
     #[test]
     fn entries_follow_versions() {
-        let c = GraphqlCache::default();
+        let c = GraphqlCache::new(1 << 20);
         let v = Versions::default();
         let req = body("{ shop(slug: \"a\") { name } }");
         c.put(

@@ -99,8 +99,11 @@ pub async fn post(
             );
         }
     };
-    let storable =
-        token.is_none() && matches!(request, BatchRequest::Single(_)) && cache.cacheable(&body);
+    let storable = token.is_none()
+        && match &request {
+            BatchRequest::Single(r) => cache.cacheable(&r.query, r.operation_name.as_deref()),
+            BatchRequest::Batch(_) => false,
+        };
     let viewer = viewer_for(&state, token, Some(addr.ip().to_string())).await;
     let touched = Touched::default();
     let response = state

@@ -166,8 +166,12 @@ impl Server {
             ),
             secret: secret.into(),
             themes: crate::storefront::themes::Themes::from_env(),
-            graphql_cache: Default::default(),
-            pages: Default::default(),
+            graphql_cache: Arc::new(crate::graphql_cache::GraphqlCache::new(
+                state_limits.graphql_cache_bytes,
+            )),
+            pages: Arc::new(crate::storefront::page_cache::PageCache::new(
+                state_limits.page_cache_bytes,
+            )),
             db: db.clone(),
             config: Arc::new(config),
             metrics: Metrics::default(),

@@ -12,10 +12,6 @@ use choso_services::versions::Version;
 
 use crate::bounded_map::BoundedMap;
 
-/// At most this many bytes of pages are kept; when full, about half the pages (arbitrary
-/// ones) are dropped.
-const MAX_BYTES: usize = 8 * 1024 * 1024;
-
 /// The marks a cached page holds in place of the visitor's values.
 #[derive(Debug, Clone)]
 pub struct Marks {
@@ -29,13 +25,15 @@ pub struct PageCache {
     marks: Marks,
 }
 
-impl Default for PageCache {
-    fn default() -> Self {
+impl PageCache {
+    /// A cache keeping at most `max_bytes` of pages; when full, about half the pages
+    /// (arbitrary ones) are dropped.
+    pub fn new(max_bytes: usize) -> Self {
         // Letters and digits only, so HTML escaping leaves them as they are; random, so no
         // shop content can contain them by chance.
         let r = choso_services::ids::random_hex(12);
         PageCache {
-            pages: RwLock::new(BoundedMap::new(MAX_BYTES, |key, (_, page)| {
+            pages: RwLock::new(BoundedMap::new(max_bytes, |key, (_, page)| {
                 key.len() + page.html.len() + page.holes.len() * 24 + 96
             })),
             marks: Marks {
@@ -45,9 +43,7 @@ impl Default for PageCache {
             },
         }
     }
-}
 
-impl PageCache {
     pub fn marks(&self) -> &Marks {
         &self.marks
     }
@@ -125,7 +121,7 @@ mod tests {
 
     #[test]
     fn pages_follow_versions_and_fill_marks() {
-        let c = PageCache::default();
+        let c = PageCache::new(1 << 20);
         let m = c.marks().clone();
         let html = format!(
             "<style nonce=\"{}\"></style><input value=\"{}\"><b>{}</b><i>{}</i>",
@@ -139,6 +135,6 @@ mod tests {
             "<style nonce=\"N1\"></style><input value=\"C1\"><b>3</b><i>N1</i>"
         );
         assert_eq!(c.page("no marks".into()).fill("N", "C", 0), "no marks");
-        assert_ne!(PageCache::default().marks().csrf, m.csrf);
+        assert_ne!(PageCache::new(1 << 20).marks().csrf, m.csrf);
     }
 }
