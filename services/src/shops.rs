@@ -921,6 +921,7 @@ pub async fn unpublish(db: &Db, scope: &ShopScope) -> Result<Shop> {
 async fn set_published(db: &Db, scope: &ShopScope, published: bool) -> Result<Shop> {
     let now = now_ms();
     let mut tx = db.begin().await?;
+    crate::support::before_shop_published(&mut tx, scope.shop_id()).await?;
     sqlx::query(
         "UPDATE shops SET published = $1, published_at = CASE WHEN $1 THEN COALESCE(published_at, $2) ELSE published_at END, \
          updated_at = $2 WHERE id = $3",
@@ -930,9 +931,7 @@ async fn set_published(db: &Db, scope: &ShopScope, published: bool) -> Result<Sh
     .bind(scope.shop_id().as_str().to_string())
     .execute(&mut *tx)
     .await?;
-    if published {
-        crate::support::on_shop_published(&mut tx, scope.shop_id()).await?;
-    }
+    crate::support::on_shop_published(&mut tx, scope.shop_id(), published).await?;
     tx.commit().await?;
     get(db, scope.shop_id())
         .await?

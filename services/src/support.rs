@@ -8,14 +8,24 @@
 //! consent. Nothing here reads or returns customer data: sales figures come from the
 //! per-enterprise daily aggregates (`enterprise_daily`) kept by [`on_order`], and only for
 //! enterprises that consent.
+//!
+//! The dashboard reads province-level running totals ([`province_totals`]); every function
+//! here that changes what an enterprise contributes to them (creating or editing it, consent,
+//! linking a shop, publishing or unpublishing one, orders and cancellations) moves its
+//! contribution in the same transaction.
 
 pub mod dashboard;
 pub mod exchange;
+pub mod province_totals;
 pub mod readiness;
 pub mod records;
 pub mod totals;
 
+use std::sync::LazyLock;
+
 use sqlx::{Row, any::AnyRow};
+
+use province_totals::Of;
 
 use crate::{
     accounts::{Role, User},
@@ -711,6 +721,7 @@ pub async fn create_enterprise(db: &Db, user: &User, input: NewEnterprise) -> Re
     insert(&mut tx, &e, &user.id)
         .await
         .map_err(|err| map_unique(err, input_path("taxCode"), e.tax_code.as_deref()))?;
+    province_totals::add(&mut tx, Of::Enterprise(&e.id)).await?;
     tx.commit().await?;
     Ok(e)
 }
@@ -743,9 +754,11 @@ pub async fn update_enterprise(
     }
     e.updated_at = now;
     let mut tx = db.begin().await?;
+    province_totals::retract(&mut tx, Of::Enterprise(&e.id)).await?;
     update_row(&mut tx, &e)
         .await
         .map_err(|err| map_unique(err, input_path("taxCode"), e.tax_code.as_deref()))?;
+    province_totals::add(&mut tx, Of::Enterprise(&e.id)).await?;
     tx.commit().await?;
     Ok(e)
 }
@@ -762,7 +775,9 @@ pub async fn withdraw_consent(db: &Db, user: &User, enterprise_id: &str) -> Resu
     set_consent(&mut e, false, &user.id, now);
     e.updated_at = now;
     let mut tx = db.begin().await?;
+    province_totals::retract(&mut tx, Of::Enterprise(&e.id)).await?;
     update_row(&mut tx, &e).await?;
+    province_totals::add(&mut tx, Of::Enterprise(&e.id)).await?;
     tx.commit().await?;
     Ok(e)
 }
@@ -992,8 +1007,10 @@ pub async fn redeem_invite(db: &Db, user_id: &str, code: &str) -> Result<()> {
 }
 
 /// Called by `shops::create_shop` in its transaction: links the new shop to the enterprise
-/// whose invite its owner registered with, if any.
+/// whose invite its owner registered with, if any (moving the enterprise's contribution to the
+/// province's totals: a linked shop counts in the funnel).
 pub async fn on_shop_created(tx: &mut Tx, user_id: &str, shop_id: &str) -> Result<()> {
+    province_totals::retract(tx, Of::Redeemer(user_id)).await?;
     sqlx::query(
         "INSERT INTO enterprise_shops (shop_id, enterprise_id, province_code, created_at) \
          SELECT $2, r.enterprise_id, e.province_code, $3 FROM invite_redemptions r \
@@ -1005,21 +1022,40 @@ pub async fn on_shop_created(tx: &mut Tx, user_id: &str, shop_id: &str) -> Resul
     .bind(now_ms())
     .execute(&mut **tx)
     .await?;
+    province_totals::add(tx, Of::Redeemer(user_id)).await
+}
+
+/// Called by `shops::set_published` in its transaction before it changes the shop's
+/// `published` flag: locks the shop's row, then its enterprise's (the order in which placing an
+/// order takes them), and takes the enterprise's contribution out of the province's totals.
+/// One round trip on SQLite; nothing but the shop's lock when the shop is not linked.
+pub async fn before_shop_published(tx: &mut Tx, shop_id: &ShopId) -> Result<()> {
+    let mut b = crate::sql_batch::Batch::new();
+    b.push(
+        "UPDATE shops SET updated_at = updated_at WHERE id = $1",
+        crate::args![shop_id.as_str()],
+    );
+    province_totals::retract_in(&mut b, Of::Shop(shop_id.as_str()));
+    b.run(tx).await?;
     Ok(())
 }
 
-/// Called by `shops::set_published` in its transaction when a shop goes live: a linked
-/// enterprise gets its STOREFRONT support record, completed (status closed, note "auto"), once.
-pub async fn on_shop_published(tx: &mut Tx, shop_id: &ShopId) -> Result<()> {
-    let row = sqlx::query("SELECT enterprise_id FROM enterprise_shops WHERE shop_id = $1")
-        .bind(shop_id.as_str().to_string())
-        .fetch_optional(&mut **tx)
-        .await?;
-    let Some(row) = row else {
-        return Ok(());
-    };
-    let enterprise_id: String = row.try_get("enterprise_id")?;
-    records::auto_storefront(tx, &enterprise_id).await
+/// Called by `shops::set_published` in its transaction after it changed the shop's
+/// `published` flag (after [`before_shop_published`]): when the shop went live, a linked
+/// enterprise gets its STOREFRONT support record, completed (status closed, note "auto"),
+/// once; then the enterprise's contribution goes back into the province's totals.
+pub async fn on_shop_published(tx: &mut Tx, shop_id: &ShopId, published: bool) -> Result<()> {
+    if published {
+        let row = sqlx::query("SELECT enterprise_id FROM enterprise_shops WHERE shop_id = $1")
+            .bind(shop_id.as_str().to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+        if let Some(row) = row {
+            let enterprise_id: String = row.try_get("enterprise_id")?;
+            records::auto_storefront(tx, &enterprise_id).await?;
+        }
+    }
+    province_totals::add(tx, Of::Shop(shop_id.as_str())).await
 }
 
 /// Called by `orders::place_order` for its transaction's batch: adds the order to the running
@@ -1040,8 +1076,8 @@ pub async fn on_order_cancelled(
 }
 
 /// Adds `orders` and `revenue` (negative to take out) on `day` to the enterprise's daily
-/// aggregate and to its running totals: two indexed statements (one round trip on SQLite),
-/// which change nothing when the shop is not linked to an enterprise.
+/// aggregate, to its running totals and to the province's: three indexed statements (one round
+/// trip on SQLite), which change nothing when the shop is not linked to an enterprise.
 async fn count_order(
     tx: &mut Tx,
     shop_id: &ShopId,
@@ -1055,7 +1091,27 @@ async fn count_order(
     Ok(())
 }
 
-/// [`count_order`] as statements of a batch.
+/// The statement adding an order to its enterprise's own totals: arguments (shop id, orders,
+/// revenue, day, window).
+static COUNT_ORDER: LazyLock<String> = LazyLock::new(|| {
+    let [since, before, after] = province_totals::window_conditions("");
+    let add =
+        |col: &str, w: &str, v: &str| format!("{col} = {col} + CASE WHEN {w} THEN {v} ELSE 0 END");
+    format!(
+        "UPDATE enterprises SET orders_total = orders_total + $2, revenue_total = revenue_total + $3, \
+         {}, {}, {}, {}, {}, {} WHERE id = (SELECT enterprise_id FROM enterprise_shops WHERE shop_id = $1)",
+        add("orders_since", &since, "$2"),
+        add("revenue_since", &since, "$3"),
+        add("orders_before", &before, "$2"),
+        add("revenue_before", &before, "$3"),
+        add("orders_after", &after, "$2"),
+        add("revenue_after", &after, "$3"),
+    )
+});
+
+/// [`count_order`] as statements of a batch: the daily aggregate, the enterprise's own totals,
+/// then the difference they made to the province's totals (only the enterprise's slotted
+/// `'all'` row: see [`province_totals`]).
 pub(crate) fn count_order_in(
     b: &mut crate::sql_batch::Batch,
     shop_id: &ShopId,
@@ -1071,15 +1127,22 @@ pub(crate) fn count_order_in(
         crate::args![shop_id.as_str(), day, orders, revenue],
     );
     b.push(
-        "UPDATE enterprises SET orders_total = orders_total + $2, revenue_total = revenue_total + $3, \
-         orders_since = orders_since + CASE WHEN first_support_day IS NOT NULL AND $4 >= first_support_day THEN $2 ELSE 0 END, \
-         revenue_since = revenue_since + CASE WHEN first_support_day IS NOT NULL AND $4 >= first_support_day THEN $3 ELSE 0 END, \
-         orders_before = orders_before + CASE WHEN $4 < first_support_day AND $4 >= first_support_day - $5 THEN $2 ELSE 0 END, \
-         revenue_before = revenue_before + CASE WHEN $4 < first_support_day AND $4 >= first_support_day - $5 THEN $3 ELSE 0 END, \
-         orders_after = orders_after + CASE WHEN $4 >= first_support_day AND $4 < first_support_day + $5 THEN $2 ELSE 0 END, \
-         revenue_after = revenue_after + CASE WHEN $4 >= first_support_day AND $4 < first_support_day + $5 THEN $3 ELSE 0 END \
-         WHERE id = (SELECT enterprise_id FROM enterprise_shops WHERE shop_id = $1)",
-        crate::args![shop_id.as_str(), orders, revenue, day, dashboard::WINDOW_DAYS],
+        COUNT_ORDER.as_str(),
+        crate::args![
+            shop_id.as_str(),
+            orders,
+            revenue,
+            day,
+            dashboard::WINDOW_DAYS
+        ],
+    );
+    province_totals::order_delta_in(
+        b,
+        shop_id.as_str(),
+        day,
+        orders,
+        revenue,
+        dashboard::WINDOW_DAYS,
     );
 }
 

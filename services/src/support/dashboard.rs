@@ -1,8 +1,10 @@
-//! The province dashboard. It reads only the register's running totals (kept on each
-//! enterprise with every order and support record) and the per-group totals of support
-//! records (`support_groups`), never order rows or record rows, so its cost grows with the
-//! number of enterprises, not with orders or records. Sales figures (orders, revenue) come only
-//! from enterprises that consent to share them.
+//! The province dashboard. It reads only province-level running totals: `province_totals`
+//! (per province, a row per slot for the headline figures, the funnel and before/after, and
+//! a row per ward, sector and size class; kept by every transaction that changes an
+//! enterprise's contribution, see [`super::province_totals`]) and the per-group totals of
+//! support records (`support_groups`, kept by the records' transactions). It never reads
+//! enterprises, shops, orders or records, so its cost does not grow with their number. Sales
+//! figures (orders, revenue) come only from supported enterprises that consent to share them.
 
 use std::collections::BTreeMap;
 
@@ -78,72 +80,100 @@ fn int(r: &sqlx::any::AnyRow, col: &str) -> Result<i64> {
     Ok(r.try_get::<Option<i64>, _>(col)?.unwrap_or(0))
 }
 
-/// The dashboard of a province (staff of it, admins). Six statements, each reading the
-/// province's enterprises once or a few hundred group rows; none reads orders or records.
+/// The province's totals summed over slots, one row per dimension and key that has
+/// enterprises, in key order (the order the breakdowns are shown in).
+const TOTALS: &str = "SELECT dim, key, CAST(SUM(enterprises) AS BIGINT) AS n, \
+    CAST(SUM(supported) AS BIGINT) AS supported, CAST(SUM(consenting) AS BIGINT) AS consenting, \
+    CAST(SUM(first_order) AS BIGINT) AS first_order, CAST(SUM(repeat_orders) AS BIGINT) AS repeat_orders, \
+    CAST(SUM(orders_after_support) AS BIGINT) AS oa, CAST(SUM(revenue_after_support) AS BIGINT) AS ra, \
+    CAST(SUM(orders_before) AS BIGINT) AS ob, CAST(SUM(revenue_before) AS BIGINT) AS rb, \
+    CAST(SUM(orders_after) AS BIGINT) AS ow, CAST(SUM(revenue_after) AS BIGINT) AS rw, \
+    CAST(SUM(support_records) AS BIGINT) AS r, CAST(SUM(support_subsidy) AS BIGINT) AS sub, \
+    CAST(SUM(shop_created) AS BIGINT) AS created, CAST(SUM(published) AS BIGINT) AS published \
+    FROM province_totals WHERE province_code = $1 GROUP BY dim, key HAVING SUM(enterprises) > 0 \
+    ORDER BY dim, key";
+
+/// The dashboard of a province (staff of it, admins). Two statements: the province's totals
+/// (`province_totals`: the headline figures, the funnel, before/after and the breakdowns by
+/// ward, sector and size, from a few rows per ward, sector, size and slot) and the per-group
+/// totals of support records (programme, kind, month). Neither reads enterprises, shops,
+/// orders or records, so the cost does not grow with any of them.
 pub async fn dashboard(db: &Db, user: &User, province: &str) -> Result<Dashboard> {
     require_province(user, province)?;
     let p = province.trim();
     let mut d = Dashboard {
         province_code: p.to_string(),
+        before_after: BeforeAfter {
+            window_days: WINDOW_DAYS,
+            ..Default::default()
+        },
         ..Default::default()
     };
-    let s = "e.first_support_day IS NOT NULL";
-    let sc = "e.first_support_day IS NOT NULL AND e.consent_share_sales = TRUE";
-    let sum =
-        |cond: &str, v: &str| format!("CAST(SUM(CASE WHEN {cond} THEN {v} ELSE 0 END) AS BIGINT)");
-    let sql = format!(
-        "SELECT COUNT(*) AS n, {} AS supported, {} AS first_order, {} AS repeat_orders, {} AS consenting, \
-         {} AS oa, {} AS ra, {} AS ob, {} AS rb, {} AS ow, {} AS rw \
-         FROM enterprises e WHERE e.province_code = $1",
-        sum(s, "1"),
-        sum(&format!("{s} AND e.orders_total >= 1"), "1"),
-        sum(&format!("{s} AND e.orders_total >= 2"), "1"),
-        sum(sc, "1"),
-        sum(sc, "e.orders_since"),
-        sum(sc, "e.revenue_since"),
-        sum(sc, "e.orders_before"),
-        sum(sc, "e.revenue_before"),
-        sum(sc, "e.orders_after"),
-        sum(sc, "e.revenue_after"),
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query(TOTALS)
         .bind(p.to_string())
-        .fetch_one(db.read())
+        .fetch_all(db.read())
         .await?;
-    d.enterprises = int(&row, "n")?;
-    d.supported_enterprises = int(&row, "supported")?;
-    d.with_online_orders = int(&row, "first_order")?;
-    d.orders_after_support = int(&row, "oa")?;
-    d.revenue_after_support = int(&row, "ra")?;
+    for r in &rows {
+        let dim: String = r.try_get("dim")?;
+        let key: String = r.try_get("key")?;
+        let (list, label): (&mut Vec<Group>, fn(&str) -> String) = match dim.as_str() {
+            "all" => {
+                headline(&mut d, r)?;
+                continue;
+            }
+            "ward" => (&mut d.breakdowns.by_ward, str::to_string),
+            "sector" => (&mut d.breakdowns.by_sector, |k| {
+                sector_name(k)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| k.to_string())
+            }),
+            "size" => (&mut d.breakdowns.by_size, |k| {
+                SizeClass::parse(k)
+                    .map(|s| s.label_vi().to_string())
+                    .unwrap_or_else(|| k.to_string())
+            }),
+            _ => continue,
+        };
+        list.push(Group {
+            label: label_or_unknown(&key, label),
+            key,
+            enterprises: int(r, "n")?,
+            supported_enterprises: int(r, "supported")?,
+            records: int(r, "r")?,
+            subsidy: int(r, "sub")?,
+        });
+    }
+    let mut groups = record_groups(db, p).await?;
+    d.breakdowns.by_programme = groups.remove("programme").unwrap_or_default();
+    d.breakdowns.by_kind = groups.remove("kind").unwrap_or_default();
+    d.breakdowns.by_month = groups.remove("month").unwrap_or_default();
+    Ok(d)
+}
+
+/// The headline figures, the funnel and before/after from the province's `'all'` row.
+fn headline(d: &mut Dashboard, r: &sqlx::any::AnyRow) -> Result<()> {
+    d.enterprises = int(r, "n")?;
+    d.supported_enterprises = int(r, "supported")?;
+    d.with_online_orders = int(r, "first_order")?;
+    d.with_live_store = int(r, "published")?;
+    d.orders_after_support = int(r, "oa")?;
+    d.revenue_after_support = int(r, "ra")?;
     d.funnel = Funnel {
         supported: d.supported_enterprises,
+        shop_created: int(r, "created")?,
+        published: d.with_live_store,
         first_order: d.with_online_orders,
-        repeat_orders: int(&row, "repeat_orders")?,
-        ..Default::default()
+        repeat_orders: int(r, "repeat_orders")?,
     };
     d.before_after = BeforeAfter {
-        enterprises: int(&row, "consenting")?,
+        enterprises: int(r, "consenting")?,
         window_days: WINDOW_DAYS,
-        orders_before: int(&row, "ob")?,
-        orders_after: int(&row, "ow")?,
-        revenue_before: int(&row, "rb")?,
-        revenue_after: int(&row, "rw")?,
+        orders_before: int(r, "ob")?,
+        orders_after: int(r, "ow")?,
+        revenue_before: int(r, "rb")?,
+        revenue_after: int(r, "rw")?,
     };
-    // Driven by the linked shops (far fewer than enterprises).
-    let row = sqlx::query(
-        "SELECT COUNT(DISTINCT es.enterprise_id) AS created, \
-         COUNT(DISTINCT CASE WHEN s.published = TRUE THEN es.enterprise_id END) AS published \
-         FROM enterprise_shops es JOIN enterprises e ON e.id = es.enterprise_id JOIN shops s ON s.id = es.shop_id \
-         WHERE es.province_code = $1 AND e.first_support_day IS NOT NULL",
-    )
-    .bind(p.to_string())
-    .fetch_one(db.read())
-    .await?;
-    d.funnel.shop_created = int(&row, "created")?;
-    d.with_live_store = int(&row, "published")?;
-    d.funnel.published = d.with_live_store;
-    d.breakdowns = breakdowns(db, p).await?;
-    Ok(d)
+    Ok(())
 }
 
 fn label_or_unknown(k: &str, label: impl Fn(&str) -> String) -> String {
@@ -152,38 +182,6 @@ fn label_or_unknown(k: &str, label: impl Fn(&str) -> String) -> String {
     } else {
         label(k)
     }
-}
-
-/// Groups by an enterprise column, from the enterprises' own support counters.
-async fn by_enterprise_column(
-    db: &Db,
-    province: &str,
-    col: &str,
-    label: impl Fn(&str) -> String,
-) -> Result<Vec<Group>> {
-    let sql = format!(
-        "SELECT COALESCE(e.{col}, '') AS k, COUNT(*) AS n, \
-         CAST(SUM(CASE WHEN e.first_support_day IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS s, \
-         CAST(SUM(e.support_records) AS BIGINT) AS r, CAST(SUM(e.support_subsidy) AS BIGINT) AS sub \
-         FROM enterprises e WHERE e.province_code = $1 GROUP BY COALESCE(e.{col}, '') ORDER BY 1"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(province.to_string())
-        .fetch_all(db.read())
-        .await?;
-    rows.iter()
-        .map(|r| {
-            let k: String = r.try_get("k")?;
-            Ok(Group {
-                label: label_or_unknown(&k, &label),
-                key: k,
-                enterprises: int(r, "n")?,
-                supported_enterprises: int(r, "s")?,
-                records: int(r, "r")?,
-                subsidy: int(r, "sub")?,
-            })
-        })
-        .collect()
 }
 
 /// The per-group totals of support records (programme, kind, month) kept by the records'
@@ -219,26 +217,4 @@ async fn record_groups(db: &Db, province: &str) -> Result<BTreeMap<String, Vec<G
         });
     }
     Ok(out)
-}
-
-async fn breakdowns(db: &Db, p: &str) -> Result<Breakdowns> {
-    let mut groups = record_groups(db, p).await?;
-    Ok(Breakdowns {
-        by_ward: by_enterprise_column(db, p, "ward", str::to_string).await?,
-        by_sector: by_enterprise_column(db, p, "sector", |k| {
-            sector_name(k)
-                .map(str::to_string)
-                .unwrap_or_else(|| k.to_string())
-        })
-        .await?,
-        by_size: by_enterprise_column(db, p, "size_class", |k| {
-            SizeClass::parse(k)
-                .map(|s| s.label_vi().to_string())
-                .unwrap_or_else(|| k.to_string())
-        })
-        .await?,
-        by_programme: groups.remove("programme").unwrap_or_default(),
-        by_kind: groups.remove("kind").unwrap_or_default(),
-        by_month: groups.remove("month").unwrap_or_default(),
-    })
 }

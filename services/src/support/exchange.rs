@@ -1,14 +1,16 @@
 //! Exports (CSV for Excel with Vietnamese headers, JSON for the province's open-data portal)
 //! and the CSV import of the register. Exports carry no customer data, and sales figures only
 //! for enterprises that consent. An import is checked whole before anything is written: one
-//! bad row and nothing is imported.
+//! bad row and nothing is imported; what is imported moves the province's totals in the same
+//! transaction (`province_totals`).
 
 use std::collections::HashMap;
 
 use super::{
     ENT_COLS, Enterprise, EnterpriseFields, LegalForm, SizeClass, blank_enterprise, by_tax_code,
-    day_to_date, ent_from_row, insert, require_province, sector_name, tax_code_taken, update_row,
-    user_error,
+    day_to_date, ent_from_row, insert,
+    province_totals::{self, Of},
+    require_province, sector_name, tax_code_taken, update_row, user_error,
 };
 use crate::{
     accounts::User,
@@ -338,6 +340,10 @@ pub async fn import_csv(db: &Db, user: &User, province: &str, data: &[u8]) -> Re
         return Err(Error::Invalid(errors));
     }
     let mut tx = db.begin().await?;
+    // The updated enterprises' contributions to the province's totals come out before the
+    // changes (locking them all first), and every written enterprise's goes in after.
+    let updated: Vec<String> = updates.iter().map(|e| e.id.clone()).collect();
+    province_totals::retract(&mut tx, Of::Enterprises(&updated)).await?;
     for e in &updates {
         update_row(&mut tx, e).await?;
     }
@@ -352,6 +358,11 @@ pub async fn import_csv(db: &Db, user: &User, province: &str, data: &[u8]) -> Re
             return Err(err);
         }
     }
+    let written: Vec<String> = updated
+        .into_iter()
+        .chain(creates.iter().map(|e| e.id.clone()))
+        .collect();
+    province_totals::add(&mut tx, Of::Enterprises(&written)).await?;
     tx.commit().await?;
     Ok(ImportResult {
         created: creates.len() as i64,

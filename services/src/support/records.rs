@@ -1,13 +1,18 @@
 //! Programmes (budget, subsidy rules) and support records (the status workflow, voiding, the
 //! audit log). A record's subsidy counts against its programme's budget while the record is
 //! neither voided nor rejected; the programme's `spent` is kept by one conditional update in
-//! the record's transaction, so two records can never overspend the budget together.
+//! the record's transaction, so two records can never overspend the budget together. Every
+//! change of a record also moves the running totals it feeds, in its transaction: the
+//! enterprise's support counters and first support day (with its sales windows), the
+//! per-group totals (`regroup`), and the province's totals (`province_totals`: the
+//! enterprise's contribution is taken out before the change and put back after it).
 
 use sqlx::{Row, any::AnyRow};
 
 use super::{
-    Enterprise, SizeClass, date_to_day, day_to_date, load_for_staff, require_province,
-    require_staff, user_error, vn_day,
+    Enterprise, SizeClass, date_to_day, day_to_date, load_for_staff,
+    province_totals::{self, Of},
+    require_province, require_staff, user_error, vn_day,
 };
 use crate::{
     accounts::User,
@@ -680,6 +685,8 @@ pub async fn record_support(db: &Db, user: &User, input: NewSupport) -> Result<S
             }
         }
     }
+    // The record moves the enterprise's support counters and maybe its first support day.
+    province_totals::retract(&mut tx, Of::Enterprise(&e.id)).await?;
     sqlx::query(
         "INSERT INTO support_records (id, province_code, enterprise_id, programme_id, programme_name, kind, provider, \
          contract_value, subsidy, date, day, status, note, voided, created_by, created_at, updated_at) \
@@ -704,6 +711,7 @@ pub async fn record_support(db: &Db, user: &User, input: NewSupport) -> Result<S
     .await?;
     audit(&mut tx, &rec, Some(&user.id), "create", None, Some(&rec)).await?;
     refresh_first_support(&mut tx, &e.id).await?;
+    province_totals::add(&mut tx, Of::Enterprise(&e.id)).await?;
     tx.commit().await?;
     Ok(rec)
 }
@@ -945,6 +953,7 @@ pub async fn update_status(
     if to == Status::Rejected {
         release(&mut tx, &before).await?;
     }
+    province_totals::retract(&mut tx, Of::Enterprise(&before.enterprise_id)).await?;
     let after = load_record_tx(&mut tx, &before.id).await?;
     audit(
         &mut tx,
@@ -956,6 +965,7 @@ pub async fn update_status(
     )
     .await?;
     refresh_first_support(&mut tx, &before.enterprise_id).await?;
+    province_totals::add(&mut tx, Of::Enterprise(&before.enterprise_id)).await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -1003,6 +1013,7 @@ pub async fn void_record(
     if before.counts() {
         release(&mut tx, &before).await?;
     }
+    province_totals::retract(&mut tx, Of::Enterprise(&before.enterprise_id)).await?;
     let after = load_record_tx(&mut tx, &before.id).await?;
     audit(
         &mut tx,
@@ -1014,6 +1025,7 @@ pub async fn void_record(
     )
     .await?;
     refresh_first_support(&mut tx, &before.enterprise_id).await?;
+    province_totals::add(&mut tx, Of::Enterprise(&before.enterprise_id)).await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -1052,7 +1064,9 @@ pub async fn audit_log(db: &Db, rec: &SupportRecord) -> Result<Vec<AuditEntry>> 
         .collect()
 }
 
-/// The automatic STOREFRONT record of an enterprise whose linked shop went live (once).
+/// The automatic STOREFRONT record of an enterprise whose linked shop went live (once). Inside
+/// the publishing transaction, which has already taken the enterprise's contribution out of
+/// the province's totals and puts it back afterwards (`support::on_shop_published`).
 pub(crate) async fn auto_storefront(tx: &mut Tx, enterprise_id: &str) -> Result<()> {
     let now = now_ms();
     let day = vn_day(now);

@@ -1,8 +1,10 @@
 //! Rebuilds the support module's running totals from the rows they summarise: the daily
 //! per-enterprise order aggregates (from `orders`), each enterprise's support and sales
-//! counters, and the per-group totals of support records. The transactions that write orders
-//! and records keep these totals up to date one change at a time; this is for after a bulk
-//! load (the benchmark's data generator) and for checking that the two agree (tests).
+//! counters, the per-group totals of support records, and last the province-level totals the
+//! dashboard reads (`province_totals`, from the enterprises, their shops and the counters just
+//! rebuilt). The transactions that write enterprises, shops, orders and records keep these
+//! totals up to date one change at a time; this is for after a bulk load (the benchmark's data
+//! generator) and for checking that the two agree (tests).
 
 use crate::{
     db::{Db, Tx},
@@ -113,6 +115,7 @@ pub async fn rebuild(db: &Db, province: Option<&str>) -> Result<()> {
         &p,
     )
     .await?;
+    super::province_totals::rebuild(&mut tx, province).await?;
     tx.commit().await?;
     Ok(())
 }
