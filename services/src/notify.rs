@@ -8,10 +8,12 @@
 
 use std::{path::PathBuf, sync::Arc};
 
+use futures_util::StreamExt;
 use include_dir::{Dir, include_dir};
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Mailbox, MultiPart},
+    transport::smtp::PoolConfig,
 };
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -28,8 +30,10 @@ use crate::{
 static TEMPLATES: Dir = include_dir!("$CARGO_MANIFEST_DIR/../themes/email");
 
 /// Attempts before a message is left `failed`.
-/// Messages claimed and sent at a time.
-const BATCH: i64 = 50;
+/// Messages claimed at a time.
+const BATCH: i64 = 64;
+/// Messages being sent at once (and the most SMTP connections kept open).
+pub const IN_FLIGHT: usize = 16;
 pub const MAX_ATTEMPTS: i64 = 8;
 /// How long a claimed message is reserved for the worker that claimed it.
 const LEASE_MS: i64 = 60_000;
@@ -68,6 +72,7 @@ impl MailConfig {
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| Error::Internal(format!("CHOSO_SMTP_URL: {e}")))?
                     .timeout(Some(std::time::Duration::from_secs(20)))
+                    .pool_config(PoolConfig::new().max_size(IN_FLIGHT as u32))
                     .build(),
             )),
             None => Mailer::Files(data_dir.join("mail")),
@@ -413,51 +418,59 @@ async fn claim(
     Ok(out.into_iter().map(|(_, m)| m).collect())
 }
 
-/// Sends what is due; returns (sent, failed attempts).
+/// Sends what is due, [`IN_FLIGHT`] messages at a time; returns (sent, failed attempts).
 pub async fn deliver_due(db: &Db, cfg: &MailConfig) -> Result<(usize, usize)> {
     let now = now_ms();
     let (mut sent, mut failed) = (0, 0);
     let mut delivered = Vec::new();
-    for (id, kind, to, payload, attempts) in claim(db, now, BATCH).await? {
-        let data: Value = serde_json::from_str(&payload).unwrap_or_default();
-        let outcome = match render(&kind, &data, &cfg.base_url)
-            .and_then(|(s, t, h)| build(cfg, &id, &to, &data, &s, t, h))
-        {
-            Ok(msg) => send(cfg, &id, msg).await,
-            Err(e) => Err(e.to_string()),
-        };
+    let claimed = claim(db, now, BATCH).await?;
+    // Each message is rendered and sent on its own; up to IN_FLIGHT of them wait on the
+    // SMTP server at once (one after another, a relay's round trips cap a worker at a few
+    // dozen messages a second, far below what the shops can order).
+    let outcomes: Vec<_> = futures_util::stream::iter(claimed.into_iter().map(
+        |(id, kind, to, payload, attempts)| async move {
+            let data: Value = serde_json::from_str(&payload).unwrap_or_default();
+            let outcome = match render(&kind, &data, &cfg.base_url)
+                .and_then(|(s, t, h)| build(cfg, &id, &to, &data, &s, t, h))
+            {
+                Ok(msg) => send(cfg, &id, msg).await,
+                Err(e) => Err(e.to_string()),
+            };
+            (id, attempts, outcome)
+        },
+    ))
+    .buffer_unordered(IN_FLIGHT)
+    .collect()
+    .await;
+    let mut not_sent = Vec::new();
+    for (id, attempts, outcome) in outcomes {
         match outcome {
-            Ok(()) => {
-                delivered.push(id);
-                sent += 1;
-            }
-            Err(e) => {
-                let attempts = attempts + 1;
-                let status = if attempts >= MAX_ATTEMPTS {
-                    "failed"
-                } else {
-                    "pending"
-                };
-                let delay = (cfg.retry_base_ms << attempts.min(10)).min(3_600_000);
-                tracing::warn!(email = %id, attempts, error = %e, "email not sent");
-                let noted = sqlx::query("UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $5")
-                    .bind(status.to_string())
-                    .bind(attempts)
-                    .bind(now_ms() + delay)
-                    .bind(e.chars().take(500).collect::<String>())
-                    .bind(id)
-                    .execute(db.write())
-                    .await;
-                if let Err(e) = noted {
-                    // Keep what was sent from being sent again before giving up.
-                    mark_sent(db, &delivered).await.ok();
-                    return Err(e.into());
-                }
-                failed += 1;
-            }
+            Ok(()) => delivered.push(id),
+            Err(e) => not_sent.push((id, attempts, e)),
         }
     }
+    // What was sent is marked first, so no failure below can have it sent twice.
     mark_sent(db, &delivered).await?;
+    sent += delivered.len();
+    for (id, attempts, e) in not_sent {
+        let attempts = attempts + 1;
+        let status = if attempts >= MAX_ATTEMPTS {
+            "failed"
+        } else {
+            "pending"
+        };
+        let delay = (cfg.retry_base_ms << attempts.min(10)).min(3_600_000);
+        tracing::warn!(email = %id, attempts, error = %e, "email not sent");
+        sqlx::query("UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $5")
+            .bind(status.to_string())
+            .bind(attempts)
+            .bind(now_ms() + delay)
+            .bind(e.chars().take(500).collect::<String>())
+            .bind(id)
+            .execute(db.write())
+            .await?;
+        failed += 1;
+    }
     Ok((sent, failed))
 }
 
