@@ -26,6 +26,7 @@ mod runner;
 mod scale;
 mod scenarios;
 mod server;
+mod smtp_sink;
 mod sql;
 mod stock;
 

@@ -206,6 +206,12 @@ async fn measure(
     let stock = if ordered {
         let c = stock::check(server.database_url(), started).await?;
         println!("{c} ({orders_ok} ordering operations succeeded)");
+        // The outbox is delivered a moment after its orders commit.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        println!(
+            "e-mails delivered over SMTP during the run: {}",
+            server.mails_delivered()
+        );
         Some(c)
     } else {
         None

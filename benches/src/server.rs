@@ -10,7 +10,7 @@ use std::{
 
 use serde_json::{Value, json};
 
-use crate::dataset::DataSet;
+use crate::{dataset::DataSet, smtp_sink::SmtpSink};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -22,6 +22,8 @@ pub struct ChildServer {
     pub base: String,
     child: Child,
     fresh: FreshDb,
+    /// Where the server delivers its e-mails.
+    mail: SmtpSink,
 }
 
 fn choso_binary() -> std::path::PathBuf {
@@ -42,6 +44,13 @@ impl ChildServer {
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
             .port();
+        let mail = match SmtpSink::start().await {
+            Ok(m) => m,
+            Err(e) => {
+                fresh.remove();
+                return Err(format!("cannot start the SMTP sink: {e}"));
+            }
+        };
         let bin = choso_binary();
         let child = Command::new(&bin)
             .args([
@@ -54,6 +63,7 @@ impl ChildServer {
             ])
             .arg(fresh.dir.join("data"))
             .env("RUST_LOG", "warn")
+            .env("CHOSO_SMTP_URL", format!("smtp://{}", mail.addr))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -67,6 +77,7 @@ impl ChildServer {
             base: format!("http://127.0.0.1:{port}"),
             child,
             fresh,
+            mail,
         };
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(60) {
@@ -84,6 +95,11 @@ impl ChildServer {
     /// The database the server runs on.
     pub fn database_url(&self) -> &str {
         &self.fresh.url
+    }
+
+    /// E-mails the server has delivered so far.
+    pub fn mails_delivered(&self) -> u64 {
+        self.mail.messages()
     }
 
     /// Peak resident memory of the server so far, in MB.
