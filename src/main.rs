@@ -3,16 +3,8 @@
 use clap::Parser;
 use tracing_subscriber::{EnvFilter, fmt};
 
-/// mimalloc instead of glibc's malloc: under load glibc spent about a fifth of the server's
-/// CPU in its own locking and consolidation (with one arena per busy thread it also kept tens
-/// of MB that no cache accounted for; limited to two arenas, the threads queued on them).
-/// Built without transparent huge pages (`no_thp`: 2 MB pages made the resident size jump),
-/// and told to return freed memory at once (see [`purge_at_once`]).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
-    purge_at_once();
+    limit_malloc_arenas();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -25,21 +17,14 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// mimalloc keeps freed memory for a second before giving it back to the system
-/// (`purge_delay`, 1000 ms); under load that held tens of MB. Option 15 is `purge_delay` in
-/// the mimalloc built by libmimalloc-sys 0.1.49 (v3.3); it is changed only when it holds that
-/// option's default, so another build's numbering changes nothing.
-fn purge_at_once() {
-    const PURGE_DELAY: std::ffi::c_int = 15;
-    unsafe extern "C" {
-        fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
-        fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-    }
-    // SAFETY: both only read or write one of mimalloc's option values.
+/// glibc gives each thread that allocates under contention its own arena and keeps freed
+/// memory there; with the runtime's workers and SQLite's threads that held tens of MB that
+/// no cache accounted for. Two arenas keep the server's memory to what it uses.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any thread starts.
     unsafe {
-        if mi_option_get(PURGE_DELAY) == 1000 {
-            mi_option_set(PURGE_DELAY, 0);
-        }
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 
