@@ -42,11 +42,12 @@ impl<S: Subscriber> Layer<S> for Statements {
         if event.metadata().target() == "sqlx::query" && self.on.load(Ordering::SeqCst) {
             let mut t = Text(String::new());
             event.record(&mut t);
-            // The background workers (mail outbox, card-payment expiry) poll on their own
-            // clock; their statements are not the request's.
+            // The background workers (mail outbox, card-payment expiry, SQLite's WAL
+            // checkpoints) run on their own clock; their statements are not the request's.
             // Transaction control (BEGIN/COMMIT of a worker's batch) is not a data statement.
             if t.0.contains("outbox")
                 || t.0.contains("expires_at <")
+                || t.0.contains("wal_checkpoint")
                 || matches!(t.0.trim(), "BEGIN" | "COMMIT" | "ROLLBACK")
             {
                 return;
