@@ -120,17 +120,8 @@ const COLUMNS: [&str; 15] = [
     "published",
 ];
 
-/// The order-driven columns: the only ones [`order_delta_in`] changes.
-const ORDER_COLUMNS: [&str; 8] = [
-    "first_order",
-    "repeat_orders",
-    "orders_after_support",
-    "revenue_after_support",
-    "orders_before",
-    "revenue_before",
-    "orders_after",
-    "revenue_after",
-];
+/// The order-driven columns (a run of [`COLUMNS`]): the only ones [`order_delta_in`] changes.
+const ORDER_COLUMNS: std::ops::Range<usize> = 3..11;
 
 /// `ON CONFLICT … DO UPDATE SET c = province_totals.c + excluded.c, …` for these columns.
 fn upsert_tail(columns: &[&str]) -> String {
@@ -289,9 +280,9 @@ static ORDER_DELTA: LazyLock<String> = LazyLock::new(|| {
          SELECT e.province_code, 'all', '', {SLOT}, {values} FROM enterprises e \
          WHERE e.id = (SELECT es.enterprise_id FROM enterprise_shops es WHERE es.shop_id = $1) \
          AND e.first_support_day IS NOT NULL{tail}",
-        cols = ORDER_COLUMNS.join(", "),
+        cols = COLUMNS[ORDER_COLUMNS].join(", "),
         values = values.join(", "),
-        tail = upsert_tail(&ORDER_COLUMNS),
+        tail = upsert_tail(&COLUMNS[ORDER_COLUMNS]),
     )
 });
 
@@ -330,6 +321,24 @@ pub(crate) async fn rebuild(tx: &mut Tx, province: Option<&str>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_columns_are_the_order_driven_run() {
+        // order_delta_in's values are listed in this order.
+        assert_eq!(
+            COLUMNS[ORDER_COLUMNS],
+            [
+                "first_order",
+                "repeat_orders",
+                "orders_after_support",
+                "revenue_after_support",
+                "orders_before",
+                "revenue_before",
+                "orders_after",
+                "revenue_after",
+            ]
+        );
+    }
 
     #[test]
     fn conditions_number_their_arguments() {
