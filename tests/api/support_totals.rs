@@ -186,24 +186,30 @@ async fn dash(app: &TestApp, t: &str) -> Value {
     v["data"]["provinceDashboard"].clone()
 }
 
-async fn cancellations_and_windows_agree_with_a_rebuild(app: TestApp) {
-    let t = hue_staff(&app).await;
+/// Two consenting enterprises of Huế in different wards, sizes and sectors.
+async fn two_enterprises(app: &TestApp, t: &str) -> (String, String) {
     let a = enterprise(
-        &app,
-        &t,
+        app,
+        t,
         "Mè xửng Song Hỷ",
         "0314409058",
         json!({ "consentShareSales": true, "ward": "Phú Hội", "sizeClass": "SMALL" }),
     )
     .await;
     let b = enterprise(
-        &app,
-        &t,
+        app,
+        t,
         "Nón lá Tây Hồ",
         "0300588569",
         json!({ "consentShareSales": true, "ward": "Thuận Hoà", "sizeClass": "MICRO", "sector": "G" }),
     )
     .await;
+    (a, b)
+}
+
+async fn cancellations_and_windows_agree_with_a_rebuild(app: TestApp) {
+    let t = hue_staff(&app).await;
+    let (a, b) = two_enterprises(&app, &t).await;
     let (owner_a, slug_a, var_a) = linked_shop(&app, &t, &a, "songhy").await;
     let (_, slug_b, var_b) = linked_shop(&app, &t, &b, "tayho").await;
     // Publishing gave both a STOREFRONT record dated today: their first support is today.
@@ -619,22 +625,7 @@ async fn province_totals_follow_every_change(app: TestApp) {
     let t = hue_staff(&app).await;
     let hanoi = staff(&app, "staff@hanoi.gov.vn", Role::ProvinceStaff, Some("01")).await;
     agree(&app, "empty").await;
-    let a = enterprise(
-        &app,
-        &t,
-        "Mè xửng Song Hỷ",
-        "0314409058",
-        json!({ "consentShareSales": true, "ward": "Phú Hội", "sizeClass": "SMALL" }),
-    )
-    .await;
-    let b = enterprise(
-        &app,
-        &t,
-        "Nón lá Tây Hồ",
-        "0300588569",
-        json!({ "consentShareSales": true, "ward": "Thuận Hoà", "sizeClass": "MICRO", "sector": "G" }),
-    )
-    .await;
+    let (a, b) = two_enterprises(&app, &t).await;
     // Unknown ward, sector and size; no consent.
     let c = enterprise(&app, &t, "Gốm Phước Tích", "", json!({ "sector": "" })).await;
     let h = enterprise(
