@@ -7,10 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-use crate::{
-    db::{Backend, Db},
-    tenancy::ShopId,
-};
+use crate::tenancy::ShopId;
 
 pub const CHANNEL: &str = "choso_orders";
 
@@ -21,7 +18,7 @@ pub struct OrderPlaced {
     pub order_id: String,
 }
 
-/// The process-wide feed (held by [`Db`]).
+/// The process-wide feed (held by [`Db`](crate::Db)).
 #[derive(Debug, Clone)]
 pub struct Feed {
     tx: Arc<broadcast::Sender<OrderPlaced>>,
@@ -55,28 +52,13 @@ impl Feed {
     }
 }
 
-/// Announces a committed order: locally on SQLite, through NOTIFY on PostgreSQL (the
-/// listener of every process, this one included, delivers it).
-pub async fn publish(db: &Db, shop: &ShopId, order_id: &str) {
-    let ev = OrderPlaced {
-        shop_id: shop.clone(),
-        order_id: order_id.to_string(),
-    };
-    match db.backend() {
-        Backend::Sqlite => db.feed().deliver(ev),
-        Backend::Postgres => {
-            let payload = format!("{}:{}", shop.as_str(), order_id);
-            if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL.to_string())
-                .bind(payload)
-                .execute(db.write())
-                .await
-            {
-                tracing::warn!(error = %e, "NOTIFY failed; delivering locally only");
-                db.feed().deliver(ev);
-            }
-        }
-    }
+/// Adds to a transaction's batch the NOTIFY announcing an order on PostgreSQL: sent if and
+/// when the transaction commits; every process's listener, this one's included, delivers it.
+pub fn publish_in(shop: &ShopId, order_id: &str, batch: &mut crate::sql_batch::Batch) {
+    batch.push(
+        "SELECT pg_notify($1, $2)",
+        crate::args![CHANNEL, format!("{}:{}", shop.as_str(), order_id)],
+    );
 }
 
 /// On PostgreSQL: listens for `choso_orders` and forwards into this process's feed,

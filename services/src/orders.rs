@@ -546,8 +546,14 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
     let written = match db.backend() {
         Backend::Sqlite => db.order_commits().submit(db, plan.clone()).await,
         Backend::Postgres => {
+            // The other processes hear of the order and of the shop's new stock from NOTIFYs
+            // sent in the order's transaction (delivered when it commits; this process's
+            // listener forwards the order into its own feed).
+            let mut announce = Batch::new();
+            crate::versions::announce_in(db, &plan.shop.id, &mut announce);
+            feed::publish_in(&plan.shop.id, &plan.id, &mut announce);
             let mut tx = db.begin().await?;
-            match write_order(&mut tx, &plan, false).await {
+            match write_order(&mut tx, &plan, announce).await {
                 Ok(Written::Placed(o)) => {
                     tx.commit().await?;
                     Ok(Written::Placed(o))
@@ -559,8 +565,13 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
     let shop = &plan.shop;
     match written {
         Ok(Written::Placed(order)) => {
-            crate::versions::changed(db, &shop.id).await;
-            feed::publish(db, &shop.id, &order.id).await;
+            db.versions().bump(shop.id.as_str());
+            if db.backend() == Backend::Sqlite {
+                db.feed().deliver(feed::OrderPlaced {
+                    shop_id: shop.id.clone(),
+                    order_id: order.id.clone(),
+                });
+            }
             Ok(*order)
         }
         Ok(Written::Short(short)) => {
@@ -632,12 +643,61 @@ pub(crate) const SAVEPOINT: &str = "order_sp";
 
 /// Writes a planned order in `tx` in two batches (two round trips on SQLite): the first starts
 /// with its write, the shop's order counter (which serialises numbers per shop), then takes
-/// each line's stock only if enough is left and reads whom to tell; the second writes the
-/// order, its lines, the stock movements, the first history event, the emails and the
-/// province's running totals. With `savepoint` (group commit) the order is written inside
-/// `SAVEPOINT order_sp`, released at the end; when it is `Short` or fails, undoing it is the
-/// caller's. Without, a `Short` leaves the transaction for the caller to roll back.
-pub(crate) async fn write_order(tx: &mut Tx, plan: &Plan, savepoint: bool) -> Result<Written> {
+/// each line's stock only if enough is left and reads whom to tell ([`take_batch`]); the
+/// second writes the order, its lines, the stock movements, the first history event, the
+/// emails and the province's running totals ([`after_taking`]), followed by `also`. A `Short`
+/// leaves the transaction for the caller to roll back. (The group commit on SQLite runs the
+/// same two batches, each order in a savepoint, sending one order's second batch with the next
+/// one's first.)
+pub(crate) async fn write_order(tx: &mut Tx, plan: &Plan, also: Batch) -> Result<Written> {
+    let taken = take_batch(plan, false).run(tx).await?;
+    match after_taking(plan, &taken, false)? {
+        Taken::Short(short) => Ok(Written::Short(short)),
+        Taken::Ready(order, mut write) => {
+            write.extend(also);
+            write.run(tx).await?;
+            Ok(Written::Placed(order))
+        }
+    }
+}
+
+/// What the first batch of an order found.
+#[derive(Debug)]
+pub(crate) enum Taken {
+    /// The stock was taken: the order, and the batch that writes it.
+    Ready(Box<Order>, Batch),
+    /// Nothing may be written: these variants had too little stock left.
+    Short(Vec<String>),
+}
+
+/// An order's first batch: with `savepoint`, it opens `SAVEPOINT order_sp` first (released
+/// at the end of the second batch; undoing it when the order is `Short` or fails is the
+/// caller's).
+pub(crate) fn take_batch(plan: &Plan, savepoint: bool) -> Batch {
+    let shop_id = plan.shop.id.as_str();
+    let mut take = Batch::new();
+    if savepoint {
+        take.push(format!("SAVEPOINT {SAVEPOINT}"), args![]);
+    }
+    take.push(
+        "UPDATE shops SET order_seq = order_seq + 1 WHERE id = $1 RETURNING order_seq",
+        args![shop_id],
+    );
+    for (v, _, q) in &plan.priced {
+        take.push(
+            "UPDATE variants SET stock = CASE WHEN track_inventory = TRUE THEN stock - $1 ELSE stock END, updated_at = $2 \
+             WHERE shop_id = $3 AND id = $4 AND archived = FALSE AND (track_inventory = FALSE OR stock >= $1) \
+             RETURNING stock, track_inventory",
+            args![*q, plan.now, shop_id, &v.id],
+        );
+    }
+    take.push(crate::notify::MEMBER_EMAILS, args![shop_id]);
+    take
+}
+
+/// Reads the rows of an order's first batch (`taken`, as [`take_batch`] made it with the same
+/// `savepoint`) and builds the order and its second batch.
+pub(crate) fn after_taking(plan: &Plan, taken: &[Vec<AnyRow>], savepoint: bool) -> Result<Taken> {
     let Plan {
         id,
         now,
@@ -654,26 +714,14 @@ pub(crate) async fn write_order(tx: &mut Tx, plan: &Plan, savepoint: bool) -> Re
     } = plan;
     let (id, now, subtotal, shipping, total) = (id.clone(), *now, *subtotal, *shipping, *total);
     let shop_id = shop.id.as_str();
-    let mut take = Batch::new();
-    if savepoint {
-        take.push(format!("SAVEPOINT {SAVEPOINT}"), args![]);
+    let taken = taken.get(usize::from(savepoint)..).unwrap_or_default();
+    if taken.len() != priced.len() + 2 {
+        return Err(Error::Internal(format!(
+            "an order's first batch answered {} statements for {} lines",
+            taken.len(),
+            priced.len()
+        )));
     }
-    let first = take.len();
-    take.push(
-        "UPDATE shops SET order_seq = order_seq + 1 WHERE id = $1 RETURNING order_seq",
-        args![shop_id],
-    );
-    for (v, _, q) in priced {
-        take.push(
-            "UPDATE variants SET stock = CASE WHEN track_inventory = TRUE THEN stock - $1 ELSE stock END, updated_at = $2 \
-             WHERE shop_id = $3 AND id = $4 AND archived = FALSE AND (track_inventory = FALSE OR stock >= $1) \
-             RETURNING stock, track_inventory",
-            args![*q, now, shop_id, &v.id],
-        );
-    }
-    take.push(crate::notify::MEMBER_EMAILS, args![shop_id]);
-    let taken = take.run(tx).await?;
-    let taken = &taken[first..];
     let number: i64 = taken[0]
         .first()
         .ok_or(Error::NotFound("shop"))?
@@ -689,7 +737,7 @@ pub(crate) async fn write_order(tx: &mut Tx, plan: &Plan, savepoint: bool) -> Re
         }
     }
     if !short.is_empty() {
-        return Ok(Written::Short(short));
+        return Ok(Taken::Short(short));
     }
     let members = taken[priced.len() + 1]
         .iter()
@@ -857,8 +905,7 @@ pub(crate) async fn write_order(tx: &mut Tx, plan: &Plan, savepoint: bool) -> Re
     if savepoint {
         write.push(format!("RELEASE {SAVEPOINT}"), args![]);
     }
-    write.run(tx).await?;
-    Ok(Written::Placed(Box::new(order)))
+    Ok(Taken::Ready(Box::new(order), write))
 }
 
 fn replay(existing: (Order, Option<String>), hash: &str) -> Result<Order> {

@@ -80,6 +80,11 @@ impl Batch {
         self.statements.len() - 1
     }
 
+    /// Appends another batch's statements (its results follow this one's).
+    pub fn extend(&mut self, other: Batch) {
+        self.statements.extend(other.statements);
+    }
+
     pub fn len(&self) -> usize {
         self.statements.len()
     }
@@ -90,6 +95,16 @@ impl Batch {
 
     /// Runs the statements in `tx`; the rows each returned, by statement.
     pub async fn run(self, tx: &mut Tx) -> Result<Vec<Vec<AnyRow>>> {
+        match self.run_partial(tx).await {
+            (out, None) => Ok(out),
+            (_, Some(e)) => Err(e),
+        }
+    }
+
+    /// Runs the statements in `tx` until one fails: the rows of each statement that ran, by
+    /// statement, and the error that stopped the batch (the failed statement is the one after
+    /// the last answered; the ones before it took effect in the transaction).
+    pub async fn run_partial(self, tx: &mut Tx) -> (Vec<Vec<AnyRow>>, Option<crate::Error>) {
         let backend = if tx.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
             Backend::Sqlite
         } else {
@@ -98,15 +113,18 @@ impl Batch {
         let n = self.statements.len();
         let mut out: Vec<Vec<AnyRow>> = Vec::with_capacity(n);
         if n == 0 {
-            return Ok(out);
+            return (out, None);
         }
         match backend {
             Backend::Postgres => {
                 for (sql, args) in self.statements {
-                    let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
+                    match bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
                         .fetch_all(&mut **tx)
-                        .await?;
-                    out.push(rows);
+                        .await
+                    {
+                        Ok(rows) => out.push(rows),
+                        Err(e) => return (out, Some(e.into())),
+                    }
                 }
             }
             Backend::Sqlite => {
@@ -126,21 +144,24 @@ impl Batch {
                 #[allow(deprecated)]
                 let mut stream = q.fetch_many(&mut **tx);
                 let mut current = Vec::new();
-                while let Some(step) = stream.try_next().await? {
-                    match step {
-                        Either::Right(row) => current.push(row),
-                        Either::Left(_) => out.push(std::mem::take(&mut current)),
+                loop {
+                    match stream.try_next().await {
+                        Ok(Some(Either::Right(row))) => current.push(row),
+                        Ok(Some(Either::Left(_))) => out.push(std::mem::take(&mut current)),
+                        Ok(None) => break,
+                        Err(e) => return (out, Some(e.into())),
                     }
                 }
                 if out.len() != n {
-                    return Err(crate::Error::Internal(format!(
+                    let e = crate::Error::Internal(format!(
                         "a batch of {n} statements answered for {}",
                         out.len()
-                    )));
+                    ));
+                    return (out, Some(e));
                 }
             }
         }
-        Ok(out)
+        (out, None)
     }
 }
 

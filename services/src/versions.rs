@@ -104,6 +104,16 @@ pub async fn changed(db: &Db, shop: &ShopId) {
     announce(db, shop).await;
 }
 
+/// Adds to a transaction's batch the NOTIFY telling the other processes (PostgreSQL) that the
+/// shop changed: sent if and when the transaction commits, without a round trip of its own.
+/// The caller bumps this process's copy after the commit.
+pub fn announce_in(db: &Db, shop: &ShopId, batch: &mut crate::sql_batch::Batch) {
+    batch.push(
+        "SELECT pg_notify($1, $2)",
+        crate::args![CHANNEL, db.versions().payload(shop.as_str())],
+    );
+}
+
 /// Tells the other processes (PostgreSQL) that a shop changed.
 async fn announce(db: &Db, shop: &ShopId) {
     if db.backend() == Backend::Postgres

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Plan, SAVEPOINT, Written, write_order};
+use super::{Plan, SAVEPOINT, Taken, Written, after_taking, take_batch};
 use crate::{Db, Error, Result};
 
 /// At most this many orders share a transaction.
@@ -85,6 +85,43 @@ fn shared(e: &Error) -> Error {
     }
 }
 
+/// How the order whose statements lead the next batch ends.
+enum Finish {
+    /// Its second batch: it is placed once that has run.
+    Write(Box<crate::orders::Order>, crate::sql_batch::Batch),
+    /// Undo its savepoint (short of stock, or failed), then answer this.
+    Undo(Result<Written>),
+}
+
+impl Finish {
+    fn statements(self, batch: &mut crate::sql_batch::Batch) -> Finishing {
+        match self {
+            Finish::Write(order, write) => {
+                batch.extend(write);
+                Finishing::Placed(order)
+            }
+            Finish::Undo(result) => {
+                // Two statements: a batch answers statement by statement.
+                batch.push(format!("ROLLBACK TO {SAVEPOINT}"), crate::args![]);
+                batch.push(format!("RELEASE {SAVEPOINT}"), crate::args![]);
+                Finishing::Undone(result)
+            }
+        }
+    }
+}
+
+/// [`Finish`] once its statements are in the batch.
+enum Finishing {
+    Placed(Box<crate::orders::Order>),
+    Undone(Result<Written>),
+}
+
+/// Writes the group in one transaction. Each round trip to the writer carries the end of one
+/// order (its second batch, or the undoing of its savepoint) and the start of the next (its
+/// savepoint and first batch): `n + 1` round trips for `n` orders, where running each order's
+/// two batches in turn took `2n`. A batch stops at its first failing statement, so the rows
+/// that came back tell which order failed: if it was the one ending, the next has not started
+/// and starts again in the next round trip.
 async fn write_group(pool: &sqlx::AnyPool, jobs: Vec<Job>) {
     let mut tx = match pool.begin().await {
         Ok(tx) => tx,
@@ -96,26 +133,57 @@ async fn write_group(pool: &sqlx::AnyPool, jobs: Vec<Job>) {
             return;
         }
     };
-    let mut results = Vec::with_capacity(jobs.len());
+    let mut results: Vec<Option<Result<Written>>> = jobs.iter().map(|_| None).collect();
+    let mut ending: Option<(usize, Finish)> = None;
+    let mut next = 0;
     let mut broken = None;
-    for job in &jobs {
-        let r = write_order(&mut tx, &job.plan, true).await;
-        if !matches!(r, Ok(Written::Placed(_))) {
-            // Undo this order alone. If that fails, SQLite has left the transaction (it rolls
-            // back by itself on some errors, such as a full disk): the group is lost.
-            let undo = format!("ROLLBACK TO {SAVEPOINT}; RELEASE {SAVEPOINT}");
-            if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(undo))
-                .execute(&mut *tx)
-                .await
-            {
-                broken = Some(match r {
-                    Err(first) => first,
-                    _ => Error::from(e),
-                });
-                break;
+    loop {
+        let mut batch = crate::sql_batch::Batch::new();
+        let finishing = ending.take().map(|(i, f)| (i, f.statements(&mut batch)));
+        let finish_len = batch.len();
+        let starting = jobs.get(next).map(|job| {
+            batch.extend(take_batch(&job.plan, true));
+            next
+        });
+        if batch.is_empty() {
+            break;
+        }
+        let (rows, mut error) = batch.run_partial(&mut tx).await;
+        if let Some((i, finishing)) = finishing {
+            let ran = rows.len() >= finish_len;
+            match (finishing, ran) {
+                (Finishing::Placed(order), true) => results[i] = Some(Ok(Written::Placed(order))),
+                (Finishing::Undone(result), true) => results[i] = Some(result),
+                (Finishing::Placed(_), false) => {
+                    // Its second batch failed (the next order did not start): undo it alone.
+                    let e = error.take().unwrap_or(Error::Unavailable);
+                    ending = Some((i, Finish::Undo(Err(e))));
+                    continue;
+                }
+                (Finishing::Undone(result), false) => {
+                    // If undoing fails, SQLite has left the transaction (it rolls back by itself
+                    // on some errors, such as a full disk): the group is lost.
+                    let e = error.take().unwrap_or(Error::Unavailable);
+                    broken = Some(match result {
+                        Err(first) => first,
+                        Ok(_) => e,
+                    });
+                    break;
+                }
             }
         }
-        results.push(r);
+        if let Some(j) = starting {
+            next += 1;
+            let finish = match error {
+                Some(e) => Finish::Undo(Err(e)),
+                None => match after_taking(&jobs[j].plan, &rows[finish_len..], true) {
+                    Ok(Taken::Ready(order, write)) => Finish::Write(order, write),
+                    Ok(Taken::Short(short)) => Finish::Undo(Ok(Written::Short(short))),
+                    Err(e) => Finish::Undo(Err(e)),
+                },
+            };
+            ending = Some((j, finish));
+        }
     }
     let outcome = match broken {
         Some(e) => Err(e),
@@ -124,7 +192,10 @@ async fn write_group(pool: &sqlx::AnyPool, jobs: Vec<Job>) {
     match outcome {
         Ok(()) => {
             for (job, r) in jobs.into_iter().zip(results) {
-                let _ = job.reply.send(r);
+                let _ =
+                    job.reply.send(r.unwrap_or_else(|| {
+                        Err(Error::Internal("an order was not written".into()))
+                    }));
             }
         }
         Err(e) => {
