@@ -721,21 +721,49 @@ pub(crate) fn movement_in(
     actor: Option<&str>,
     ref_id: Option<&str>,
 ) {
-    b.push(
-        "INSERT INTO stock_movements (shop_id, id, variant_id, delta, stock_after, reason, note, actor_id, ref_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        crate::args![
-            shop.as_str(),
-            new_id(),
-            variant_id,
-            delta,
-            stock_after,
-            reason,
-            note,
-            actor,
-            ref_id,
-            now_ms()
-        ],
+    movements_in(
+        b,
+        shop,
+        &[(variant_id, delta, stock_after)],
+        reason,
+        note,
+        actor,
+        ref_id,
+    );
+}
+
+/// Stock movements of several variants (variant, delta, stock after) for the same reason, as
+/// one statement of a batch (an order's lines).
+pub(crate) fn movements_in(
+    b: &mut crate::sql_batch::Batch,
+    shop: &ShopId,
+    moves: &[(&str, i64, i64)],
+    reason: &str,
+    note: Option<String>,
+    actor: Option<&str>,
+    ref_id: Option<&str>,
+) {
+    let now = now_ms();
+    b.push_values(
+        "INSERT INTO stock_movements (shop_id, id, variant_id, delta, stock_after, reason, note, actor_id, ref_id, created_at)",
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        moves
+            .iter()
+            .map(|(variant_id, delta, after)| {
+                crate::args![
+                    shop.as_str(),
+                    new_id(),
+                    *variant_id,
+                    *delta,
+                    *after,
+                    reason,
+                    note.clone(),
+                    actor,
+                    ref_id,
+                    now
+                ]
+            })
+            .collect(),
     );
 }
 

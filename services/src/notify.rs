@@ -108,10 +108,24 @@ pub(crate) fn enqueue_in(
     recipient: &str,
     payload: &Value,
 ) {
-    b.push(
-        "INSERT INTO outbox (id, shop_id, kind, recipient, payload, status, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
-        crate::args![new_id(), shop, kind, recipient, payload.to_string(), now_ms()],
+    enqueue_many_in(b, shop, &[(kind, recipient)], payload);
+}
+
+/// Several messages with the same data (kind, recipient each), as one statement of a batch.
+pub(crate) fn enqueue_many_in(
+    b: &mut Batch,
+    shop: Option<&str>,
+    messages: &[(&str, &str)],
+    payload: &Value,
+) {
+    let (payload, now) = (payload.to_string(), now_ms());
+    b.push_values(
+        "INSERT INTO outbox (id, shop_id, kind, recipient, payload, status, attempts, next_attempt_at, created_at)",
+        "($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+        messages
+            .iter()
+            .map(|(kind, to)| crate::args![new_id(), shop, *kind, *to, payload.clone(), now])
+            .collect(),
     );
 }
 
@@ -170,13 +184,12 @@ pub(crate) fn order_placed(
     members: &[String],
     data: &Value,
 ) {
-    let shop_id = Some(shop.id.as_str());
-    if let Some(to) = customer_email {
-        enqueue_in(b, shop_id, "order_confirmation", to, data);
-    }
-    for email in members {
-        enqueue_in(b, shop_id, "new_order", email, data);
-    }
+    let messages: Vec<(&str, &str)> = customer_email
+        .map(|to| ("order_confirmation", to))
+        .into_iter()
+        .chain(members.iter().map(|email| ("new_order", email.as_str())))
+        .collect();
+    enqueue_many_in(b, Some(shop.id.as_str()), &messages, data);
 }
 
 /// The statement reading who [`order_placed`] tells of a new order: the shop's members,

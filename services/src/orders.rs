@@ -835,40 +835,36 @@ pub(crate) fn after_taking(plan: &Plan, taken: &[Vec<AnyRow>], savepoint: bool) 
             now,
         ],
     );
-    for l in &order.lines {
-        write.push(
-            "INSERT INTO order_lines (shop_id, order_id, line_no, product_id, variant_id, title, variant_title, sku, unit_price, quantity, total) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            args![
-                shop_id,
-                &id,
-                l.line_no,
-                &l.product_id,
-                &l.variant_id,
-                &l.title,
-                &l.variant_title,
-                l.sku.clone(),
-                l.unit_price,
-                l.quantity,
-                l.total,
-            ],
-        );
-    }
-    for (l, left) in order.lines.iter().zip(&left) {
-        if let Some(after) = left {
-            catalog::movement_in(
-                &mut write,
-                &shop.id,
-                &l.variant_id,
-                -l.quantity,
-                *after,
-                "order",
-                None,
-                None,
-                Some(&id),
-            );
-        }
-    }
+    write.push_values(
+        "INSERT INTO order_lines (shop_id, order_id, line_no, product_id, variant_id, title, variant_title, sku, unit_price, quantity, total)",
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        order
+            .lines
+            .iter()
+            .map(|l| {
+                args![
+                    shop_id,
+                    &id,
+                    l.line_no,
+                    &l.product_id,
+                    &l.variant_id,
+                    &l.title,
+                    &l.variant_title,
+                    l.sku.clone(),
+                    l.unit_price,
+                    l.quantity,
+                    l.total,
+                ]
+            })
+            .collect(),
+    );
+    let moves: Vec<(&str, i64, i64)> = order
+        .lines
+        .iter()
+        .zip(&left)
+        .filter_map(|(l, left)| left.map(|after| (l.variant_id.as_str(), -l.quantity, after)))
+        .collect();
+    catalog::movements_in(&mut write, &shop.id, &moves, "order", None, None, Some(&id));
     event_in(
         &mut write,
         &shop.id,

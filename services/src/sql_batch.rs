@@ -80,6 +80,27 @@ impl Batch {
         self.statements.len() - 1
     }
 
+    /// Adds one multi-row `INSERT`: `head` (`INSERT INTO t (a, b)`) then `VALUES` and `tuple`
+    /// (one row's `($1, $2)`, with its own placeholders) once per entry of `rows` (that row's
+    /// arguments, as many as the tuple's highest placeholder). Nothing is added for no rows.
+    pub fn push_values(&mut self, head: &str, tuple: &str, rows: Vec<Vec<Arg>>) {
+        if rows.is_empty() {
+            return;
+        }
+        let mut sql = String::with_capacity(head.len() + 8 + rows.len() * (tuple.len() + 8));
+        sql.push_str(head);
+        sql.push_str(" VALUES ");
+        let mut all = Vec::new();
+        for (i, row) in rows.into_iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&shift_placeholders(tuple, all.len()));
+            all.extend(row);
+        }
+        self.push(sql, all);
+    }
+
     /// Appends another batch's statements (its results follow this one's).
     pub fn extend(&mut self, other: Batch) {
         self.statements.extend(other.statements);
@@ -265,6 +286,34 @@ mod tests {
         assert_eq!(keys(1, "k"), vec!["b", "c"]);
         assert!(rows[2].is_empty());
         assert_eq!(keys(3, "n"), vec!["11"]);
+        // One statement for many rows, each row's placeholders its own.
+        let mut b = Batch::new();
+        b.push_values(
+            "INSERT INTO t (k, n)",
+            "($1, $2 + 0)",
+            vec![
+                crate::args!["x", 7],
+                crate::args!["y", 8],
+                crate::args!["z", 9],
+            ],
+        );
+        b.push_values("INSERT INTO t (k, n)", "($1, $2)", Vec::new());
+        b.push(
+            "SELECT k, n FROM t WHERE n BETWEEN 7 AND 9 ORDER BY k",
+            crate::args![],
+        );
+        let rows = b.run(&mut tx).await.expect("multi-row insert");
+        assert_eq!(rows.len(), 2, "no statement for no rows");
+        let got: Vec<(String, i64)> = rows[1]
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get("k").unwrap_or_default(),
+                    r.try_get("n").unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(got, vec![("x".into(), 7), ("y".into(), 8), ("z".into(), 9)]);
         // A failing statement stops the batch with the database's error.
         let mut b = Batch::new();
         b.push("INSERT INTO t (k, n) VALUES ($1, $2)", crate::args!["d", 4]);
