@@ -641,7 +641,8 @@ pub(crate) enum Written {
 /// The savepoint each order of a group commit is written in.
 pub(crate) const SAVEPOINT: &str = "order_sp";
 
-/// Writes a planned order in `tx` in two batches (two round trips on SQLite): the first starts
+/// Writes a planned order in `tx` in two batches (PostgreSQL's path; each batch is one round
+/// trip per statement there, one in all on SQLite): the first starts
 /// with its write, the shop's order counter (which serialises numbers per shop), then takes
 /// each line's stock only if enough is left and reads whom to tell ([`take_batch`]); the
 /// second writes the order, its lines, the stock movements, the first history event, the

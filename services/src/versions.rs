@@ -7,7 +7,9 @@
 //!   [`ChangeGuard`], which bumps the version when the scope is made and again when its last
 //!   copy is dropped — after the service call it authorised has committed — so an answer
 //!   computed during a write is never kept past it (reads by members bump too: harmless);
-//! - after an order changes stock (placed or cancelled), by [`changed`].
+//! - after an order changes stock: placed (a bump after its commit; on PostgreSQL the
+//!   announcement is a NOTIFY in the order's transaction, [`announce_in`]) or cancelled
+//!   ([`changed`]).
 //!
 //! On PostgreSQL a change is also announced with `NOTIFY choso_shops`, and every process's
 //! listener bumps its own copy; when the listener (re)connects it bumps every shop (the
