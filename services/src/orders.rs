@@ -13,8 +13,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use sqlx::{Row, any::AnyRow};
 
 use crate::{
-    args,
-    catalog::{self, Visibility},
+    args, catalog,
     db::{Backend, Db, Tx, bool_col},
     error::{Error, Result, UserError},
     feed,
@@ -411,6 +410,43 @@ fn request_hash(
 /// Places an order (the API's `placeOrder` and the storefront checkout). Card orders come
 /// back without a checkout address: the caller creates the Stripe session (see `payments`).
 pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
+    let plan = match plan_order(db, p).await? {
+        Planned::Replay(order) => return Ok(*order),
+        Planned::Write(plan) => plan,
+    };
+    let written = match db.backend() {
+        Backend::Sqlite => db.order_commits().submit(db, plan.clone()).await,
+        Backend::Postgres => {
+            // The other processes hear of the order and of the shop's new stock from NOTIFYs
+            // sent in the order's transaction (delivered when it commits; this process's
+            // listener forwards the order into its own feed).
+            let mut announce = Batch::new();
+            crate::versions::announce_in(db, &plan.shop.id, &mut announce);
+            feed::publish_in(&plan.shop.id, &plan.id, &mut announce);
+            let mut tx = db.begin().await?;
+            match write_order(&mut tx, &plan, announce).await {
+                Ok(Written::Placed(o)) => {
+                    tx.commit().await?;
+                    Ok(Written::Placed(o))
+                }
+                other => other,
+            }
+        }
+    };
+    settle(db, &plan, written).await
+}
+
+/// What checking an order found to do.
+pub(crate) enum Planned {
+    /// A retry of an order already placed with the same key and request.
+    Replay(Box<Order>),
+    /// Write this.
+    Write(Arc<Plan>),
+}
+
+/// Checks and prices an order: the shop, the lines (merged by variant), the contact, the
+/// payment method; prices are the server's, never the client's. Reads only.
+pub(crate) async fn plan_order(db: &Db, p: PlaceOrder) -> Result<Planned> {
     let Some(shop) = crate::shop_cache::by_slug(db, &p.shop_slug)
         .await?
         .filter(|s| s.published)
@@ -487,16 +523,13 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
             "At most 100 characters.",
         ));
     }
-    // Load the variants and their products (prices are the server's, never the client's).
+    // Load the variants with their products' titles, in one read (prices are the server's,
+    // never the client's).
     let ids: Vec<String> = wanted.keys().cloned().collect();
-    let variants = catalog::variants_by_ids(db, &shop.id, &ids).await?;
-    let mut product_ids: Vec<String> = variants.values().map(|v| v.product_id.clone()).collect();
-    product_ids.sort();
-    product_ids.dedup();
-    let products = catalog::products_by_ids(db, &shop.id, &product_ids, Visibility::Public).await?;
+    let mut on_sale = catalog::for_sale(db, &shop.id, &ids).await?;
     let mut priced = Vec::new();
     for (vid, q) in &wanted {
-        let Some(v) = variants.get(vid) else {
+        let Some(found) = on_sale.remove(vid) else {
             errors.push(UserError::new(
                 &["input", "lines"],
                 "VARIANT_NOT_FOUND",
@@ -504,12 +537,16 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
             ));
             continue;
         };
-        match products.get(&v.product_id) {
-            Some(prod) if !v.archived => priced.push((v.clone(), prod.clone(), *q)),
+        match found.product_title {
+            Some(product_title) if !found.variant.archived => priced.push(Priced {
+                variant: found.variant,
+                product_title,
+                quantity: *q,
+            }),
             _ => errors.push(UserError::new(
                 &["input", "lines"],
                 "VARIANT_NOT_FOUND",
-                format!("{} is no longer for sale.", v.title),
+                format!("{} is no longer for sale.", found.variant.title),
             )),
         }
     }
@@ -520,16 +557,16 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
     if let Some(k) = &key
         && let Some(existing) = by_idempotency_key(db, &shop.id, k).await?
     {
-        return replay(existing, &hash);
+        return replay(existing, &hash).map(|o| Planned::Replay(Box::new(o)));
     }
-    let subtotal: i64 = priced.iter().map(|(v, _, q)| v.price * q).sum();
+    let subtotal: i64 = priced.iter().map(|p| p.variant.price * p.quantity).sum();
     let shipping = shop.shipping_for(subtotal);
     let total = subtotal + shipping;
     let payment_status = match p.payment_method {
         PaymentMethod::Cod => PaymentStatus::Unpaid,
         PaymentMethod::BankTransfer | PaymentMethod::Card => PaymentStatus::Pending,
     };
-    let plan = Arc::new(Plan {
+    Ok(Planned::Write(Arc::new(Plan {
         id: new_id(),
         now: now_ms(),
         shop,
@@ -542,26 +579,12 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
         total,
         key,
         hash,
-    });
-    let written = match db.backend() {
-        Backend::Sqlite => db.order_commits().submit(db, plan.clone()).await,
-        Backend::Postgres => {
-            // The other processes hear of the order and of the shop's new stock from NOTIFYs
-            // sent in the order's transaction (delivered when it commits; this process's
-            // listener forwards the order into its own feed).
-            let mut announce = Batch::new();
-            crate::versions::announce_in(db, &plan.shop.id, &mut announce);
-            feed::publish_in(&plan.shop.id, &plan.id, &mut announce);
-            let mut tx = db.begin().await?;
-            match write_order(&mut tx, &plan, announce).await {
-                Ok(Written::Placed(o)) => {
-                    tx.commit().await?;
-                    Ok(Written::Placed(o))
-                }
-                other => other,
-            }
-        }
-    };
+    })))
+}
+
+/// Answers for a written (or refused) order: the order, `OUT_OF_STOCK` for each line short of
+/// stock, or the winner of a concurrent retry with the same key.
+pub(crate) async fn settle(db: &Db, plan: &Plan, written: Result<Written>) -> Result<Order> {
     let shop = &plan.shop;
     match written {
         Ok(Written::Placed(order)) => {
@@ -586,8 +609,8 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
                     let product = plan
                         .priced
                         .iter()
-                        .find(|(v, _, _)| &v.id == vid)
-                        .map(|(_, p, _)| p.title.clone())
+                        .find(|p| &p.variant.id == vid)
+                        .map(|p| p.product_title.clone())
                         .unwrap_or_default();
                     let gid = format!("{}:{vid}", shop.id);
                     UserError::new(
@@ -618,8 +641,7 @@ pub(crate) struct Plan {
     id: String,
     now: i64,
     shop: Arc<Shop>,
-    /// Variant, its product, quantity.
-    priced: Vec<(catalog::Variant, catalog::Product, i64)>,
+    priced: Vec<Priced>,
     contact: Contact,
     method: PaymentMethod,
     payment_status: PaymentStatus,
@@ -630,6 +652,14 @@ pub(crate) struct Plan {
     hash: String,
 }
 
+/// One line of a [`Plan`]: the variant as read before the order, its product's title, how many.
+#[derive(Debug)]
+pub(crate) struct Priced {
+    variant: catalog::Variant,
+    product_title: String,
+    quantity: i64,
+}
+
 /// What writing a [`Plan`] did.
 #[derive(Debug)]
 pub(crate) enum Written {
@@ -638,9 +668,6 @@ pub(crate) enum Written {
     Short(Vec<String>),
 }
 
-/// The savepoint each order of a group commit is written in.
-pub(crate) const SAVEPOINT: &str = "order_sp";
-
 /// Writes a planned order in `tx` in two batches (PostgreSQL's path; each batch is one round
 /// trip per statement there, one in all on SQLite): the first starts
 /// with its write, the shop's order counter (which serialises numbers per shop), then takes
@@ -648,11 +675,10 @@ pub(crate) const SAVEPOINT: &str = "order_sp";
 /// second writes the order, its lines, the stock movements, the first history event, the
 /// emails and the province's running totals ([`after_taking`]), followed by `also`. A `Short`
 /// leaves the transaction for the caller to roll back. (The group commit on SQLite runs the
-/// same two batches, each order in a savepoint, sending one order's second batch with the next
-/// one's first.)
+/// same two batches for many orders at once, each order in a savepoint of its own.)
 pub(crate) async fn write_order(tx: &mut Tx, plan: &Plan, also: Batch) -> Result<Written> {
-    let taken = take_batch(plan, false).run(tx).await?;
-    match after_taking(plan, &taken, false)? {
+    let taken = take_batch(plan).run(tx).await?;
+    match after_taking(plan, &taken)? {
         Taken::Short(short) => Ok(Written::Short(short)),
         Taken::Ready(order, mut write) => {
             write.extend(also);
@@ -671,20 +697,21 @@ pub(crate) enum Taken {
     Short(Vec<String>),
 }
 
-/// An order's first batch: with `savepoint`, it opens `SAVEPOINT order_sp` first (released
-/// at the end of the second batch; undoing it when the order is `Short` or fails is the
-/// caller's).
-pub(crate) fn take_batch(plan: &Plan, savepoint: bool) -> Batch {
+/// An order's first batch: the shop's order number, the stock of each line (taken only if
+/// enough is left), the members to tell. Undoing it when the order is `Short` is the caller's.
+pub(crate) fn take_batch(plan: &Plan) -> Batch {
     let shop_id = plan.shop.id.as_str();
     let mut take = Batch::new();
-    if savepoint {
-        take.push(format!("SAVEPOINT {SAVEPOINT}"), args![]);
-    }
     take.push(
         "UPDATE shops SET order_seq = order_seq + 1 WHERE id = $1 RETURNING order_seq",
         args![shop_id],
     );
-    for (v, _, q) in &plan.priced {
+    for Priced {
+        variant: v,
+        quantity: q,
+        ..
+    } in &plan.priced
+    {
         take.push(
             "UPDATE variants SET stock = CASE WHEN track_inventory = TRUE THEN stock - $1 ELSE stock END, updated_at = $2 \
              WHERE shop_id = $3 AND id = $4 AND archived = FALSE AND (track_inventory = FALSE OR stock >= $1) \
@@ -696,9 +723,9 @@ pub(crate) fn take_batch(plan: &Plan, savepoint: bool) -> Batch {
     take
 }
 
-/// Reads the rows of an order's first batch (`taken`, as [`take_batch`] made it with the same
-/// `savepoint`) and builds the order and its second batch.
-pub(crate) fn after_taking(plan: &Plan, taken: &[Vec<AnyRow>], savepoint: bool) -> Result<Taken> {
+/// Reads the rows of an order's first batch ([`take_batch`]) and builds the order and its
+/// second batch.
+pub(crate) fn after_taking(plan: &Plan, taken: &[Vec<AnyRow>]) -> Result<Taken> {
     let Plan {
         id,
         now,
@@ -715,7 +742,6 @@ pub(crate) fn after_taking(plan: &Plan, taken: &[Vec<AnyRow>], savepoint: bool) 
     } = plan;
     let (id, now, subtotal, shipping, total) = (id.clone(), *now, *subtotal, *shipping, *total);
     let shop_id = shop.id.as_str();
-    let taken = taken.get(usize::from(savepoint)..).unwrap_or_default();
     if taken.len() != priced.len() + 2 {
         return Err(Error::Internal(format!(
             "an order's first batch answered {} statements for {} lines",
@@ -730,7 +756,7 @@ pub(crate) fn after_taking(plan: &Plan, taken: &[Vec<AnyRow>], savepoint: bool) 
     let mut short = Vec::new();
     // Per line: the stock left, when the variant tracks inventory.
     let mut left: Vec<Option<i64>> = Vec::new();
-    for ((v, _, _), rows) in priced.iter().zip(&taken[1..]) {
+    for (Priced { variant: v, .. }, rows) in priced.iter().zip(&taken[1..]) {
         match rows.first() {
             Some(r) if bool_col(r, "track_inventory")? => left.push(Some(r.try_get("stock")?)),
             Some(_) => left.push(None),
@@ -762,16 +788,16 @@ pub(crate) fn after_taking(plan: &Plan, taken: &[Vec<AnyRow>], savepoint: bool) 
     let lines: Vec<Line> = priced
         .iter()
         .enumerate()
-        .map(|(i, (v, prod, q))| Line {
+        .map(|(i, p)| Line {
             line_no: i as i64 + 1,
-            product_id: prod.id.clone(),
-            variant_id: v.id.clone(),
-            title: prod.title.clone(),
-            variant_title: v.title.clone(),
-            sku: v.sku.clone(),
-            unit_price: v.price,
-            quantity: *q,
-            total: v.price * q,
+            product_id: p.variant.product_id.clone(),
+            variant_id: p.variant.id.clone(),
+            title: p.product_title.clone(),
+            variant_title: p.variant.title.clone(),
+            sku: p.variant.sku.clone(),
+            unit_price: p.variant.price,
+            quantity: p.quantity,
+            total: p.variant.price * p.quantity,
         })
         .collect();
     let order = Order {
@@ -899,9 +925,6 @@ pub(crate) fn after_taking(plan: &Plan, taken: &[Vec<AnyRow>], savepoint: bool) 
     );
     crate::notify::order_placed(&mut write, shop, contact.email.as_deref(), &members, &mail);
     crate::support::on_order(&mut write, &shop.id, total, now);
-    if savepoint {
-        write.push(format!("RELEASE {SAVEPOINT}"), args![]);
-    }
     Ok(Taken::Ready(Box::new(order), write))
 }
 

@@ -56,6 +56,7 @@ storage_tests!(
     second_owner_cannot_touch_orders,
     delete_product_archives_when_ordered,
     two_hundred_concurrent_orders_never_oversell,
+    a_mixed_burst_is_written_as_if_one_by_one,
     order_feed_over_websocket,
 );
 
@@ -852,6 +853,112 @@ async fn two_hundred_concurrent_orders_never_oversell(app: TestApp) {
     let expected: std::collections::HashSet<String> =
         (1001..=1010).map(|n| format!("#{n}")).collect();
     assert_eq!(numbers, expected);
+}
+
+/// Forty orders against a stock of 30, all at once: ten of one item, in pairs sharing an
+/// idempotency key, and thirty of 1 to 3 items. On SQLite the writer is held while they
+/// arrive, so most are written in one group, where orders short of stock are undone in the
+/// middle of it. The outcome must be what writing them one by one gives: every answer is an
+/// order or `OUT_OF_STOCK`, a pair gets one order, numbers have no gap, the stock, lines,
+/// movements and e-mails agree, and no order was refused while enough stock was left for it.
+async fn a_mixed_burst_is_written_as_if_one_by_one(app: TestApp) {
+    let (token, _, variant) = open_shop(&app, 30).await;
+    let qty = |i: usize| if i < 10 { 1 } else { 1 + i % 3 } as i64;
+    let hold = match app.backend {
+        choso_services::Backend::Sqlite => Some(app.db.write().begin().await.unwrap()),
+        choso_services::Backend::Postgres => None,
+    };
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (client, url) = (app.client.clone(), app.url("/graphql"));
+        let mut input = order_input(&variant, qty(i));
+        if i < 10 {
+            input["idempotencyKey"] = json!(format!("pair-{}", i / 2));
+        } else {
+            input["customer"]["name"] = json!(format!("Khách {i}"));
+        }
+        tasks.push(tokio::spawn(async move {
+            let body = json!({ "query": PLACE, "variables": { "i": input } });
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }));
+    }
+    if let Some(hold) = hold {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        hold.rollback().await.unwrap();
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let left = stock_of(&app, &token).await;
+    assert!((0..=30).contains(&left), "stock {left}");
+    let mut orders = std::collections::HashMap::new();
+    for (i, v) in answers.iter().enumerate() {
+        let p = &v["data"]["placeOrder"];
+        match p["order"]["id"].as_str() {
+            Some(id) => {
+                let number = p["order"]["number"].as_str().unwrap().to_string();
+                let lines = &p["order"]["lines"];
+                assert_eq!(lines.as_array().map(Vec::len), Some(1), "{v}");
+                assert_eq!(lines[0]["quantity"], qty(i), "{v}");
+                let earlier = orders.insert(id.to_string(), (number.clone(), qty(i)));
+                assert!(earlier.is_none() || earlier == Some((number, qty(i))));
+            }
+            None => {
+                assert_eq!(codes(p), vec!["OUT_OF_STOCK"], "order {i}: {v}");
+                assert!(
+                    qty(i) > left,
+                    "order {i} of {} refused with {left} left",
+                    qty(i)
+                );
+            }
+        }
+    }
+    // A pair is one order (or two refusals, or a refusal and then an order).
+    for pair in 0..5 {
+        let ids: Vec<&str> = answers[pair * 2..pair * 2 + 2]
+            .iter()
+            .filter_map(|v| v["data"]["placeOrder"]["order"]["id"].as_str())
+            .collect();
+        assert!(ids.len() < 2 || ids[0] == ids[1], "pair {pair}: {ids:?}");
+    }
+    let taken: i64 = orders.values().map(|(_, q)| q).sum();
+    assert_eq!(taken, 30 - left);
+    assert_eq!(app.count("orders").await, orders.len() as i64);
+    let mut numbers: Vec<String> = orders.values().map(|(n, _)| n.clone()).collect();
+    numbers.sort();
+    let expected: Vec<String> = (1..=orders.len())
+        .map(|n| format!("#{}", 1000 + n))
+        .collect();
+    assert_eq!(numbers, expected);
+    let sum = |sql: &'static str| {
+        let db = app.db.clone();
+        async move {
+            use sqlx::Row;
+            let row = sqlx::query(sql).fetch_one(db.read()).await.unwrap();
+            row.try_get::<i64, _>("n").unwrap()
+        }
+    };
+    assert_eq!(
+        sum("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) AS n FROM order_lines").await,
+        taken
+    );
+    assert_eq!(
+        sum("SELECT CAST(COALESCE(SUM(delta), 0) AS BIGINT) AS n FROM stock_movements WHERE reason = 'order'").await,
+        -taken
+    );
+    assert_eq!(
+        sum("SELECT COUNT(*) AS n FROM outbox WHERE kind = 'order_confirmation'").await,
+        orders.len() as i64
+    );
 }
 
 /// Subscribes to `orderPlaced` on `app`; returns the socket after the ack.
