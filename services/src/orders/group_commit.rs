@@ -52,6 +52,7 @@ impl GroupCommit {
             std::thread::Builder::new()
                 .name("choso-orders".into())
                 .spawn(move || {
+                    not_preempting();
                     match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
@@ -69,6 +70,22 @@ impl GroupCommit {
             .await
             .map_err(|_| Error::Unavailable)?;
         answer.await.map_err(|_| Error::Unavailable)?
+    }
+}
+
+/// Puts the calling thread in Linux's `SCHED_BATCH` class: waking it (which SQLite's
+/// connection thread does for every statement result and row it hands over) no longer
+/// preempts the thread that woke it. The thread still gets its fair share of the CPU.
+fn not_preempting() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: changes only the calling thread's policy (pid 0); `param` is a valid,
+        // initialised struct that outlives the call.
+        let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
+        if r != 0 {
+            tracing::debug!(error = %std::io::Error::last_os_error(), "SCHED_BATCH refused");
+        }
     }
 }
 
