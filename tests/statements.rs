@@ -1,5 +1,5 @@
 //! Listing products, and a page of the province register, cost a fixed number of SQL
-//! statements whatever the page size (data loaders, preloading): counted from sqlx's per-statement `sqlx::query` events. A test binary of its own,
+//! statements whatever the page size, and an order reads its shop from memory (data loaders, preloading): counted from sqlx's per-statement `sqlx::query` events. A test binary of its own,
 //! so no other test's statements are counted.
 
 #[path = "api/helpers.rs"]
@@ -144,6 +144,80 @@ async fn statements_do_not_grow_with_page_size(backend: Backend, counter: &State
     }
 }
 
+/// An order reads its variants (with their products) in one statement and takes its shop
+/// from memory: the orders before it changed the shop's stock, not its row, so they did not
+/// send the shop's lookup back to the database.
+async fn an_order_reads_once(backend: Backend, counter: &Statements) {
+    let app = match backend {
+        Backend::Sqlite => helpers::spawn_app(backend).await,
+        Backend::Postgres => match helpers::spawn_postgres_app().await {
+            Some(a) => a,
+            None => return,
+        },
+    };
+    let (token, _) = app.register("owner@example.vn").await;
+    let v = app
+        .gql_as(&token, "mutation { createShop(input: { name: \"Shop\", phone: \"0905123456\", theme: \"grid\" }) { shop { id } } }", json!({}))
+        .await;
+    let shop = v["data"]["createShop"]["shop"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v = app
+        .gql_as(
+            &token,
+            "mutation($s: ID!, $i: ProductInput!) { createProduct(shopId: $s, input: $i) { product { variants { id } } userErrors { code } } }",
+            json!({ "s": shop, "i": { "title": "Bánh pía", "published": true, "variants": [{ "price": "60000", "stock": 100 }] } }),
+        )
+        .await;
+    let variant = v["data"]["createProduct"]["product"]["variants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.gql_as(
+        &token,
+        "mutation($s: ID!) { publishShop(shopId: $s) { userErrors { code } } }",
+        json!({ "s": shop }),
+    )
+    .await;
+    let place = || {
+        app.gql(
+            "mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { order { number } userErrors { code } } }",
+            json!({ "i": {
+                "shopSlug": "shop",
+                "lines": [{ "variantId": variant, "quantity": 1 }],
+                "customer": { "name": "Lê Thị Khách", "phone": "0912 345 678" },
+                "shippingAddress": { "line1": "5 Trần Hưng Đạo", "provinceCode": "46" },
+                "paymentMethod": "COD"
+            } }),
+        )
+    };
+    // Two orders first: connections are opened, the shop is read once and kept.
+    for _ in 0..2 {
+        let v = place().await;
+        assert_eq!(v["data"]["placeOrder"]["userErrors"], json!([]), "{v}");
+    }
+    counter.seen.lock().unwrap().clear();
+    counter.on.store(true, Ordering::SeqCst);
+    let v = place().await;
+    counter.on.store(false, Ordering::SeqCst);
+    assert_eq!(v["data"]["placeOrder"]["order"]["number"], "#1003", "{v}");
+    let seen = counter.seen.lock().unwrap().clone();
+    let shop_reads = seen
+        .iter()
+        .filter(|s| s.contains("FROM shops") && s.contains("slug"))
+        .count();
+    let variant_reads = seen
+        .iter()
+        .filter(|s| s.contains("FROM variants v JOIN products p"))
+        .count();
+    assert_eq!(
+        (shop_reads, variant_reads),
+        (0, 1),
+        "reads of the shop and of the variants for one order ({backend:?}): {seen:?}"
+    );
+}
+
 const ENTERPRISES: &str = "query($n: Int) { enterprises(provinceCode: \"46\", first: $n) { name sales { orders } shops { slug } supports { kind programme } readiness { level } } }";
 
 /// A page of the province register with its children costs the same for 5 or 30 rows.
@@ -238,4 +312,6 @@ async fn listing_50_products_takes_a_fixed_number_of_statements() {
     statements_do_not_grow_with_page_size(Backend::Postgres, &counter).await;
     register_pages_do_not_grow(Backend::Sqlite, &counter).await;
     register_pages_do_not_grow(Backend::Postgres, &counter).await;
+    an_order_reads_once(Backend::Sqlite, &counter).await;
+    an_order_reads_once(Backend::Postgres, &counter).await;
 }

@@ -421,7 +421,7 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
             // sent in the order's transaction (delivered when it commits; this process's
             // listener forwards the order into its own feed).
             let mut announce = Batch::new();
-            crate::versions::announce_in(db, &plan.shop.id, &mut announce);
+            crate::versions::announce_stock_in(db, &plan.shop.id, &mut announce);
             feed::publish_in(&plan.shop.id, &plan.id, &mut announce);
             let mut tx = db.begin().await?;
             match write_order(&mut tx, &plan, announce).await {
@@ -588,7 +588,7 @@ pub(crate) async fn settle(db: &Db, plan: &Plan, written: Result<Written>) -> Re
     let shop = &plan.shop;
     match written {
         Ok(Written::Placed(order)) => {
-            db.versions().bump(shop.id.as_str());
+            db.versions().bump_stock(shop.id.as_str());
             if db.backend() == Backend::Sqlite {
                 db.feed().deliver(feed::OrderPlaced {
                     shop_id: shop.id.clone(),
@@ -1387,7 +1387,7 @@ pub async fn transition(
     tx.commit().await?;
     if to == Status::Cancelled {
         // Its stock came back.
-        crate::versions::changed(db, shop).await;
+        crate::versions::stock_changed(db, shop).await;
     }
     get(db, shop, &order.id)
         .await?

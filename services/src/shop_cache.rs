@@ -1,9 +1,10 @@
-//! Shops by slug, kept in memory while their content version is unchanged
+//! Shops by slug, kept in memory while their settings version is unchanged
 //! (`crate::versions`): every storefront page, public GraphQL answer and order starts by
 //! finding its shop by slug, and this answers that without a statement. Any member action on
-//! the shop (which is how a shop row changes: settings, payments, publishing) moves its
-//! version and so sends the next lookup back to the database; on PostgreSQL other processes
-//! learn of it through `NOTIFY`, as the other caches do.
+//! the shop (which is how a shop row changes: settings, payments, publishing) moves that
+//! version and so sends the next lookup back to the database; orders, which change only
+//! stock, do not. On PostgreSQL other processes learn of it through `NOTIFY`, as the other
+//! caches do.
 //!
 //! Slugs that name no shop are not kept (a shop may be created with one at any time).
 
@@ -57,7 +58,7 @@ pub async fn by_slug(db: &Db, slug: &str) -> Result<Option<Arc<Shop>>> {
     let versions = db.versions();
     let known = db.shop_cache().entry(&slug);
     if let Some((v, shop)) = &known
-        && versions.current(shop.id.as_str()) == *v
+        && versions.settings(shop.id.as_str()) == *v
     {
         return Ok(Some(shop.clone()));
     }
@@ -68,7 +69,7 @@ pub async fn by_slug(db: &Db, slug: &str) -> Result<Option<Arc<Shop>>> {
             None => return Ok(None),
         },
     };
-    let version = versions.current(id.as_str());
+    let version = versions.settings(id.as_str());
     let Some(shop) = crate::shops::by_slug(db, &slug).await? else {
         db.shop_cache().forget(&slug);
         return Ok(None);

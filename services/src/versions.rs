@@ -8,8 +8,13 @@
 //!   copy is dropped — after the service call it authorised has committed — so an answer
 //!   computed during a write is never kept past it (reads by members bump too: harmless);
 //! - after an order changes stock: placed (a bump after its commit; on PostgreSQL the
-//!   announcement is a NOTIFY in the order's transaction, [`announce_in`]) or cancelled
-//!   ([`changed`]).
+//!   announcement is a NOTIFY in the order's transaction, [`announce_stock_in`]) or cancelled
+//!   ([`stock_changed`]).
+//!
+//! Each shop also has a *settings* version, which moves with member actions but not with
+//! orders: the shop row (name, theme, payments, published) changes only through members, so
+//! the cache of shop rows (`shop_cache`) is keyed by it and survives the orders, while the
+//! caches of answers that show stock are keyed by the content version.
 //!
 //! On PostgreSQL a change is also announced with `NOTIFY choso_shops`, and every process's
 //! listener bumps its own copy; when the listener (re)connects it bumps every shop (the
@@ -31,6 +36,8 @@ use crate::{
 };
 
 pub const CHANNEL: &str = "choso_shops";
+/// The last word of a notification that announces a stock change only.
+const STOCK: &str = "stock";
 
 /// The process-wide table of versions (held by [`Db`]).
 #[derive(Debug, Clone, Default)]
@@ -43,7 +50,8 @@ struct Inner {
     /// This process, in the notifications it sends (it has bumped its own copy already).
     node: String,
     epoch: AtomicU64,
-    shops: RwLock<HashMap<String, u64>>,
+    /// Per shop: (content, settings).
+    shops: RwLock<HashMap<String, (u64, u64)>>,
 }
 
 impl Default for Inner {
@@ -60,22 +68,42 @@ impl Default for Inner {
 pub type Version = (u64, u64);
 
 impl Versions {
-    /// The shop's current version.
-    pub fn current(&self, shop: &str) -> Version {
+    fn counters(&self, shop: &str) -> (u64, (u64, u64)) {
         let epoch = self.inner.epoch.load(Ordering::Acquire);
         let n = self
             .inner
             .shops
             .read()
-            .map(|m| m.get(shop).copied().unwrap_or(0))
-            .unwrap_or(u64::MAX);
+            .map(|m| m.get(shop).copied().unwrap_or_default())
+            .unwrap_or((u64::MAX, u64::MAX));
         (epoch, n)
     }
 
-    /// Marks the shop changed in this process.
+    /// The shop's current content version (anything public, stock included).
+    pub fn current(&self, shop: &str) -> Version {
+        let (epoch, (content, _)) = self.counters(shop);
+        (epoch, content)
+    }
+
+    /// The shop's current settings version (its row: moved by member actions only).
+    pub fn settings(&self, shop: &str) -> Version {
+        let (epoch, (_, settings)) = self.counters(shop);
+        (epoch, settings)
+    }
+
+    /// Marks the shop changed in this process (content and settings).
     pub fn bump(&self, shop: &str) {
         if let Ok(mut m) = self.inner.shops.write() {
-            *m.entry(shop.to_string()).or_insert(0) += 1;
+            let (content, settings) = m.entry(shop.to_string()).or_default();
+            *content += 1;
+            *settings += 1;
+        }
+    }
+
+    /// Marks the shop's stock changed in this process (its content, not its settings).
+    pub fn bump_stock(&self, shop: &str) {
+        if let Ok(mut m) = self.inner.shops.write() {
+            m.entry(shop.to_string()).or_default().0 += 1;
         }
     }
 
@@ -89,39 +117,48 @@ impl Versions {
         format!("{} {shop}", self.inner.node)
     }
 
-    /// Applies a change announced on the channel, unless this process sent it.
+    /// The payload announcing a change of `shop`'s stock from this process.
+    fn stock_payload(&self, shop: &str) -> String {
+        format!("{} {shop} {STOCK}", self.inner.node)
+    }
+
+    /// Applies a change announced on the channel, unless this process sent it:
+    /// `node shop` (anything) or `node shop stock` (stock only).
     pub fn apply_notification(&self, payload: &str) {
         match payload.split_once(' ') {
             Some((node, _)) if node == self.inner.node => {}
-            Some((_, shop)) => self.bump(shop),
+            Some((_, rest)) => match rest.split_once(' ') {
+                Some((shop, STOCK)) => self.bump_stock(shop),
+                _ => self.bump(rest),
+            },
             None => self.bump(payload),
         }
     }
 }
 
-/// Announces that a shop's public content changed: here at once, and to the other processes
-/// on PostgreSQL.
-pub async fn changed(db: &Db, shop: &ShopId) {
-    db.versions().bump(shop.as_str());
-    announce(db, shop).await;
+/// Announces that a shop's stock changed (an order cancelled): here at once, and to the
+/// other processes on PostgreSQL.
+pub async fn stock_changed(db: &Db, shop: &ShopId) {
+    db.versions().bump_stock(shop.as_str());
+    announce(db, db.versions().stock_payload(shop.as_str())).await;
 }
 
 /// Adds to a transaction's batch the NOTIFY telling the other processes (PostgreSQL) that the
-/// shop changed: sent if and when the transaction commits, without a round trip of its own.
-/// The caller bumps this process's copy after the commit.
-pub fn announce_in(db: &Db, shop: &ShopId, batch: &mut crate::sql_batch::Batch) {
+/// shop's stock changed: sent if and when the transaction commits, without a round trip of
+/// its own. The caller bumps this process's copy after the commit.
+pub fn announce_stock_in(db: &Db, shop: &ShopId, batch: &mut crate::sql_batch::Batch) {
     batch.push(
         "SELECT pg_notify($1, $2)",
-        crate::args![CHANNEL, db.versions().payload(shop.as_str())],
+        crate::args![CHANNEL, db.versions().stock_payload(shop.as_str())],
     );
 }
 
-/// Tells the other processes (PostgreSQL) that a shop changed.
-async fn announce(db: &Db, shop: &ShopId) {
+/// Tells the other processes (PostgreSQL) of a change (`payload` as the listeners read it).
+async fn announce(db: &Db, payload: String) {
     if db.backend() == Backend::Postgres
         && let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL.to_string())
-            .bind(db.versions().payload(shop.as_str()))
+            .bind(payload)
             .execute(db.write())
             .await
     {
@@ -152,8 +189,9 @@ impl Drop for ChangeGuard {
         if self.db.backend() == Backend::Postgres
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
-            let (db, shop) = (self.db.clone(), self.shop.clone());
-            rt.spawn(async move { announce(&db, &shop).await });
+            let db = self.db.clone();
+            let payload = db.versions().payload(self.shop.as_str());
+            rt.spawn(async move { announce(&db, payload).await });
         }
     }
 }
@@ -178,5 +216,31 @@ mod tests {
         assert_eq!(v.current("b"), b1);
         v.apply_notification("othernode b");
         assert_ne!(v.current("b"), b1);
+    }
+
+    #[test]
+    fn stock_changes_leave_settings_alone() {
+        let v = Versions::default();
+        let (c0, s0) = (v.current("a"), v.settings("a"));
+        v.bump_stock("a");
+        assert_ne!(v.current("a"), c0);
+        assert_eq!(v.settings("a"), s0);
+        let c1 = v.current("a");
+        v.bump("a");
+        assert_ne!(v.current("a"), c1);
+        assert_ne!(v.settings("a"), s0);
+        // Announced by another process: `node shop stock` moves content only, `node shop` both.
+        let (c2, s2) = (v.current("a"), v.settings("a"));
+        v.apply_notification("othernode a stock");
+        assert_ne!(v.current("a"), c2);
+        assert_eq!(v.settings("a"), s2);
+        v.apply_notification("othernode a");
+        assert_ne!(v.settings("a"), s2);
+        // This process's own stock announcement is ignored like any other.
+        let (c3, s3) = (v.current("a"), v.settings("a"));
+        v.apply_notification(&v.stock_payload("a"));
+        assert_eq!((v.current("a"), v.settings("a")), (c3, s3));
+        v.bump_all();
+        assert_ne!(v.settings("a"), s3);
     }
 }
