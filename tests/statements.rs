@@ -86,13 +86,12 @@ async fn count_for(
     (edges, seen.len())
 }
 
-async fn statements_do_not_grow_with_page_size(backend: Backend, counter: &Statements) {
+/// A server on `backend` with an owner and a shop (slug `shop`): (app, owner token, shop id).
+/// Nothing when PostgreSQL is not configured.
+async fn app_with_shop(backend: Backend) -> Option<(helpers::TestApp, String, String)> {
     let app = match backend {
         Backend::Sqlite => helpers::spawn_app(backend).await,
-        Backend::Postgres => match helpers::spawn_postgres_app().await {
-            Some(a) => a,
-            None => return,
-        },
+        Backend::Postgres => helpers::spawn_postgres_app().await?,
     };
     let (token, _) = app.register("owner@example.vn").await;
     let v = app
@@ -102,6 +101,13 @@ async fn statements_do_not_grow_with_page_size(backend: Backend, counter: &State
         .as_str()
         .unwrap()
         .to_string();
+    Some((app, token, shop))
+}
+
+async fn statements_do_not_grow_with_page_size(backend: Backend, counter: &Statements) {
+    let Some((app, token, shop)) = app_with_shop(backend).await else {
+        return;
+    };
     for i in 0..50 {
         let v = app
             .gql_as(
@@ -148,21 +154,9 @@ async fn statements_do_not_grow_with_page_size(backend: Backend, counter: &State
 /// from memory: the orders before it changed the shop's stock, not its row, so they did not
 /// send the shop's lookup back to the database.
 async fn an_order_reads_once(backend: Backend, counter: &Statements) {
-    let app = match backend {
-        Backend::Sqlite => helpers::spawn_app(backend).await,
-        Backend::Postgres => match helpers::spawn_postgres_app().await {
-            Some(a) => a,
-            None => return,
-        },
+    let Some((app, token, shop)) = app_with_shop(backend).await else {
+        return;
     };
-    let (token, _) = app.register("owner@example.vn").await;
-    let v = app
-        .gql_as(&token, "mutation { createShop(input: { name: \"Shop\", phone: \"0905123456\", theme: \"grid\" }) { shop { id } } }", json!({}))
-        .await;
-    let shop = v["data"]["createShop"]["shop"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let v = app
         .gql_as(
             &token,

@@ -32,6 +32,24 @@ pub fn order_input(variant: &str, qty: i64) -> Value {
     })
 }
 
+/// Places an order from a task of its own (for concurrent orders); the task answers the
+/// GraphQL response.
+fn spawn_place(app: &TestApp, input: Value) -> tokio::task::JoinHandle<Value> {
+    let (client, url) = (app.client.clone(), app.url("/graphql"));
+    tokio::spawn(async move {
+        let body = json!({ "query": PLACE, "variables": { "i": input } });
+        client
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    })
+}
+
 async fn stock_of(app: &TestApp, token: &str) -> i64 {
     let v = app
         .gql_as(
@@ -265,25 +283,7 @@ async fn idempotent_retries(app: TestApp) {
     // Concurrent retries with one key: one order.
     input["idempotencyKey"] = json!("burst");
     input["lines"][0]["quantity"] = json!(1);
-    let mut tasks = Vec::new();
-    for _ in 0..10 {
-        let (client, url, body) = (
-            app.client.clone(),
-            app.url("/graphql"),
-            json!({ "query": PLACE, "variables": { "i": input.clone() } }),
-        );
-        tasks.push(tokio::spawn(async move {
-            client
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }));
-    }
+    let tasks: Vec<_> = (0..10).map(|_| spawn_place(&app, input.clone())).collect();
     let mut ids = std::collections::HashSet::new();
     for t in tasks {
         let v = t.await.unwrap();
@@ -819,21 +819,9 @@ async fn two_hundred_concurrent_orders_never_oversell(app: TestApp) {
     let (token, _, variant) = open_shop(&app, 10).await;
     let mut tasks = Vec::new();
     for i in 0..200 {
-        let (client, url) = (app.client.clone(), app.url("/graphql"));
         let mut input = order_input(&variant, 1);
         input["customer"]["name"] = json!(format!("Khách {i}"));
-        tasks.push(tokio::spawn(async move {
-            let body = json!({ "query": PLACE, "variables": { "i": input } });
-            client
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }));
+        tasks.push(spawn_place(&app, input));
     }
     let (mut ok, mut out, mut numbers) = (0, 0, std::collections::HashSet::new());
     for t in tasks {
@@ -870,25 +858,13 @@ async fn a_mixed_burst_is_written_as_if_one_by_one(app: TestApp) {
     };
     let mut tasks = Vec::new();
     for i in 0..40 {
-        let (client, url) = (app.client.clone(), app.url("/graphql"));
         let mut input = order_input(&variant, qty(i));
         if i < 10 {
             input["idempotencyKey"] = json!(format!("pair-{}", i / 2));
         } else {
             input["customer"]["name"] = json!(format!("Khách {i}"));
         }
-        tasks.push(tokio::spawn(async move {
-            let body = json!({ "query": PLACE, "variables": { "i": input } });
-            client
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }));
+        tasks.push(spawn_place(&app, input));
     }
     if let Some(hold) = hold {
         tokio::time::sleep(std::time::Duration::from_millis(700)).await;
