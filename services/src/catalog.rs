@@ -1396,20 +1396,6 @@ pub async fn for_sale(db: &Db, shop: &ShopId, ids: &[String]) -> Result<HashMap<
         .collect()
 }
 
-/// Products by id, in one statement.
-pub async fn products_by_ids(
-    db: &Db,
-    shop: &ShopId,
-    ids: &[String],
-    vis: Visibility,
-) -> Result<HashMap<String, Product>> {
-    let select = format!("SELECT {PRODUCT_COLUMNS} FROM products");
-    let rows = rows_in(db, &select, shop, "id", ids, visible_clause(vis)).await?;
-    rows.iter()
-        .map(|r| product_from_row(r).map(|p| (p.id.clone(), p)))
-        .collect()
-}
-
 /// The variants of several products, in one statement (data loaders).
 pub async fn variants_for(
     db: &Db,
