@@ -1,6 +1,7 @@
 //! Listing products, and a page of the province register, cost a fixed number of SQL
-//! statements whatever the page size, and an order reads its shop from memory (data loaders, preloading): counted from sqlx's per-statement `sqlx::query` events. A test binary of its own,
-//! so no other test's statements are counted.
+//! statements whatever the page size (data loaders, preloading); an order makes one read and
+//! takes its shop from memory. Counted from sqlx's per-statement `sqlx::query` events; a test
+//! binary of its own, so no other test's statements are counted.
 
 #[path = "api/helpers.rs"]
 mod helpers;

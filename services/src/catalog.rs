@@ -1368,19 +1368,24 @@ pub struct ForSale {
     pub product_title: Option<String>,
 }
 
-/// Variants by id with their products' titles, in one statement (one read where an order
-/// took two; the product's description, which an order never shows, is not read).
-pub async fn for_sale(db: &Db, shop: &ShopId, ids: &[String]) -> Result<HashMap<String, ForSale>> {
+/// [`for_sale`]'s statement up to `WHERE`: the variant's columns (as `v.`) and, when its
+/// product is on sale, the product's title.
+static FOR_SALE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let columns = VARIANT_COLUMNS
         .split(',')
         .map(|c| format!("v.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ");
-    let select = format!(
+    format!(
         "SELECT {columns}, CASE WHEN p.published = TRUE AND p.archived = FALSE THEN p.title END AS product_title \
          FROM variants v JOIN products p ON p.shop_id = v.shop_id AND p.id = v.product_id"
-    );
-    let rows = rows_in(db, &select, shop, "v.id", ids, "").await?;
+    )
+});
+
+/// Variants by id with their products' titles, in one statement (one read where an order
+/// took two; the product's description, which an order never shows, is not read).
+pub async fn for_sale(db: &Db, shop: &ShopId, ids: &[String]) -> Result<HashMap<String, ForSale>> {
+    let rows = rows_in(db, &FOR_SALE, shop, "v.id", ids, "").await?;
     rows.iter()
         .map(|r| {
             let variant = variant_from_row(r)?;

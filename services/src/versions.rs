@@ -123,15 +123,15 @@ impl Versions {
     }
 
     /// Applies a change announced on the channel, unless this process sent it:
-    /// `node shop` (anything) or `node shop stock` (stock only).
+    /// `node shop` (anything) or `node shop stock` (stock only). A kind this process does not
+    /// know counts as anything (the safe side: both versions move).
     pub fn apply_notification(&self, payload: &str) {
-        match payload.split_once(' ') {
-            Some((node, _)) if node == self.inner.node => {}
-            Some((_, rest)) => match rest.split_once(' ') {
-                Some((shop, STOCK)) => self.bump_stock(shop),
-                _ => self.bump(rest),
-            },
-            None => self.bump(payload),
+        let mut words = payload.split(' ');
+        match (words.next(), words.next(), words.next()) {
+            (Some(node), _, _) if node == self.inner.node => {}
+            (Some(_), Some(shop), Some(STOCK)) => self.bump_stock(shop),
+            (Some(_), Some(shop), _) => self.bump(shop),
+            _ => self.bump(payload),
         }
     }
 }
@@ -236,6 +236,11 @@ mod tests {
         assert_eq!(v.settings("a"), s2);
         v.apply_notification("othernode a");
         assert_ne!(v.settings("a"), s2);
+        // A kind it does not know moves both versions of the shop named (not of "a other").
+        let (c4, s4) = (v.current("a"), v.settings("a"));
+        v.apply_notification("othernode a other");
+        assert_ne!(v.settings("a"), s4);
+        assert_ne!(v.current("a"), c4);
         // This process's own stock announcement is ignored like any other.
         let (c3, s3) = (v.current("a"), v.settings("a"));
         v.apply_notification(&v.stock_payload("a"));
