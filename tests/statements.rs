@@ -158,23 +158,7 @@ async fn an_order_reads_once(backend: Backend, counter: &Statements) {
     let Some((app, token, shop)) = app_with_shop(backend).await else {
         return;
     };
-    let v = app
-        .gql_as(
-            &token,
-            "mutation($s: ID!, $i: ProductInput!) { createProduct(shopId: $s, input: $i) { product { variants { id } } userErrors { code } } }",
-            json!({ "s": shop, "i": { "title": "Bánh pía", "published": true, "variants": [{ "price": "60000", "stock": 100 }] } }),
-        )
-        .await;
-    let variant = v["data"]["createProduct"]["product"]["variants"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.gql_as(
-        &token,
-        "mutation($s: ID!) { publishShop(shopId: $s) { userErrors { code } } }",
-        json!({ "s": shop }),
-    )
-    .await;
+    let variant = published_product(&app, &token, &shop).await;
     let place = || {
         app.gql(
             "mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { order { number } userErrors { code } } }",
@@ -211,6 +195,163 @@ async fn an_order_reads_once(backend: Backend, counter: &Statements) {
         (0, 1),
         "reads of the shop and of the variants for one order ({backend:?}): {seen:?}"
     );
+}
+
+/// The cookies a storefront visitor holds, as one `Cookie` header.
+#[derive(Default)]
+struct Jar(Vec<(String, String)>);
+
+impl Jar {
+    fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+    fn keep(&mut self, r: &reqwest::Response) {
+        for sc in r.headers().get_all("set-cookie") {
+            let kv = sc.to_str().unwrap().split(';').next().unwrap();
+            let (k, v) = kv.split_once('=').unwrap();
+            self.0.retain(|(n, _)| n != k);
+            if !v.is_empty() {
+                self.0.push((k.to_string(), v.to_string()));
+            }
+        }
+    }
+}
+
+/// The storefront's checkout writes the order and nothing else: putting items in the cart
+/// reads the variant once and writes nothing (the cart is the visitor's signed cookie), a
+/// page served from the page cache reads nothing, not even the cart's count, and placing the
+/// order reads its variants once.
+async fn a_storefront_cart_writes_nothing(backend: Backend, counter: &Statements) {
+    let Some((app, token, shop)) = app_with_shop(backend).await else {
+        return;
+    };
+    let variant = published_product(&app, &token, &shop).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut jar = Jar::default();
+    let page = format!("{}/s/shop/products/banh-pia", app.base);
+    let mut csrf = String::new();
+    for _ in 0..2 {
+        let r = client
+            .get(&page)
+            .header("cookie", jar.header())
+            .send()
+            .await
+            .unwrap();
+        jar.keep(&r);
+        let body = r.text().await.unwrap();
+        let field = "name=\"csrf\" value=\"";
+        let at = body.find(field).expect("a CSRF field") + field.len();
+        csrf = body[at..at + body[at..].find('"').unwrap()].to_string();
+    }
+    let counted = async |req: reqwest::RequestBuilder, jar: &mut Jar| {
+        counter.seen.lock().unwrap().clear();
+        counter.on.store(true, Ordering::SeqCst);
+        let r = req.header("cookie", jar.header()).send().await.unwrap();
+        counter.on.store(false, Ordering::SeqCst);
+        jar.keep(&r);
+        let location = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string());
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        assert!(
+            status.is_success() || status.is_redirection(),
+            "{status}: {body}"
+        );
+        (location, body, counter.seen.lock().unwrap().clone())
+    };
+    for qty in ["2", "1"] {
+        let (to, _, seen) = counted(
+            client.post(format!("{}/s/shop/cart/add", app.base)).form(&[
+                ("csrf", csrf.as_str()),
+                ("variant_id", variant.as_str()),
+                ("quantity", qty),
+            ]),
+            &mut jar,
+        )
+        .await;
+        assert_eq!(to.as_deref(), Some("/s/shop/cart"));
+        assert!(
+            seen.len() == 1 && seen[0].contains("FROM variants v JOIN products p"),
+            "statements for one add to cart ({backend:?}): {seen:?}"
+        );
+    }
+    let (_, body, seen) = counted(client.get(&page), &mut jar).await;
+    assert!(
+        body.contains("<span class=\"cart-count\" aria-hidden=\"true\">3</span>"),
+        "{body}"
+    );
+    assert_eq!(
+        seen,
+        Vec::<String>::new(),
+        "statements for a cached page ({backend:?})"
+    );
+    let (to, _, seen) = counted(
+        client.post(format!("{}/s/shop/checkout", app.base)).form(&[
+            ("csrf", csrf.as_str()),
+            ("key", "statements-test"),
+            ("name", "Lê Thị Khách"),
+            ("phone", "0912345678"),
+            ("line1", "5 Trần Hưng Đạo"),
+            ("province", "46"),
+            ("payment_method", "COD"),
+        ]),
+        &mut jar,
+    )
+    .await;
+    assert!(
+        to.as_deref()
+            .unwrap_or("")
+            .starts_with("/s/shop/orders/1001?k="),
+        "{to:?}"
+    );
+    assert!(
+        !seen.iter().any(|s| s.contains("cart")),
+        "an order touched a cart table ({backend:?}): {seen:?}"
+    );
+    let reads = seen
+        .iter()
+        .filter(|s| s.contains("FROM variants v JOIN products p"))
+        .count();
+    assert_eq!(
+        reads, 1,
+        "variant reads for one checkout ({backend:?}): {seen:?}"
+    );
+    assert!(
+        jar.0.iter().all(|(k, _)| k != "choso_cart"),
+        "the order emptied the cart"
+    );
+}
+
+/// A published product "Bánh pía" (one variant, 100 in stock) in a published shop: the
+/// variant's id.
+async fn published_product(app: &helpers::TestApp, token: &str, shop: &str) -> String {
+    let v = app
+        .gql_as(
+            token,
+            "mutation($s: ID!, $i: ProductInput!) { createProduct(shopId: $s, input: $i) { product { variants { id } } userErrors { code } } }",
+            json!({ "s": shop, "i": { "title": "Bánh pía", "published": true, "variants": [{ "price": "60000", "stock": 100 }] } }),
+        )
+        .await;
+    let variant = v["data"]["createProduct"]["product"]["variants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.gql_as(
+        token,
+        "mutation($s: ID!) { publishShop(shopId: $s) { userErrors { code } } }",
+        json!({ "s": shop }),
+    )
+    .await;
+    variant
 }
 
 const ENTERPRISES: &str = "query($n: Int) { enterprises(provinceCode: \"46\", first: $n) { name sales { orders } shops { slug } supports { kind programme } readiness { level } } }";
@@ -309,4 +450,6 @@ async fn listing_50_products_takes_a_fixed_number_of_statements() {
     register_pages_do_not_grow(Backend::Postgres, &counter).await;
     an_order_reads_once(Backend::Sqlite, &counter).await;
     an_order_reads_once(Backend::Postgres, &counter).await;
+    a_storefront_cart_writes_nothing(Backend::Sqlite, &counter).await;
+    a_storefront_cart_writes_nothing(Backend::Postgres, &counter).await;
 }

@@ -73,6 +73,33 @@ pub struct Visitor {
     pub csrf: String,
 }
 
+impl Visitor {
+    /// Keeps the cookies an answer sets, as a browser would (the storefront's cart is one):
+    /// a new value replaces the old one of the same name, an empty one deletes it.
+    pub fn keep_cookies(&mut self, headers: &header::HeaderMap) {
+        for set in headers.get_all(header::SET_COOKIE) {
+            let Some((name, value)) = set
+                .to_str()
+                .ok()
+                .and_then(|s| s.split(';').next())
+                .and_then(|kv| kv.split_once('='))
+            else {
+                continue;
+            };
+            let mut jar: Vec<&str> = self
+                .cookie
+                .split("; ")
+                .filter(|kv| !kv.is_empty() && kv.split_once('=').map(|(n, _)| n) != Some(name))
+                .collect();
+            let new = format!("{name}={value}");
+            if !value.is_empty() {
+                jar.push(&new);
+            }
+            self.cookie = jar.join("; ");
+        }
+    }
+}
+
 /// The operation number `i` (as a list of requests) of a client with `Visitor`.
 pub type MakeOp = Box<dyn Fn(&Visitor, usize) -> Vec<Request> + Send + Sync>;
 
@@ -250,7 +277,7 @@ pub async fn run(
             let mut errors = 0usize;
             let mut warm = 0usize;
             let mut first_error = None;
-            let Some(visitor) = visitor else {
+            let Some(mut visitor) = visitor else {
                 return (lat, 1, warm, first_error);
             };
             let mut i = c;
@@ -261,7 +288,10 @@ pub async fn run(
                 let mut outcome = Ok(());
                 for req in &op {
                     outcome = match send(&client, &visitor, req).await {
-                        Ok(resp) => check(req, resp).await,
+                        Ok(resp) => {
+                            visitor.keep_cookies(resp.headers());
+                            check(req, resp).await
+                        }
                         Err(e) => Err(e),
                     };
                     if outcome.is_err() {

@@ -1361,15 +1361,18 @@ pub async fn variants_by_ids(
 }
 
 /// A variant and, when its product is on sale (published, not archived), that product's
-/// title: what an order needs to price and describe a line.
+/// title and handle: what an order needs to price and describe a line, and what a cart shows.
 #[derive(Debug, Clone)]
 pub struct ForSale {
     pub variant: Variant,
+    /// The product's title, when the product is on sale (published, not archived).
     pub product_title: Option<String>,
+    /// The product's handle, when the product is on sale.
+    pub product_handle: Option<String>,
 }
 
 /// [`for_sale`]'s statement up to `WHERE`: the variant's columns (as `v.`) and, when its
-/// product is on sale, the product's title.
+/// product is on sale, the product's title and handle.
 static FOR_SALE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let columns = VARIANT_COLUMNS
         .split(',')
@@ -1377,7 +1380,8 @@ static FOR_SALE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "SELECT {columns}, CASE WHEN p.published = TRUE AND p.archived = FALSE THEN p.title END AS product_title \
+        "SELECT {columns}, CASE WHEN p.published = TRUE AND p.archived = FALSE THEN p.title END AS product_title, \
+         CASE WHEN p.published = TRUE AND p.archived = FALSE THEN p.handle END AS product_handle \
          FROM variants v JOIN products p ON p.shop_id = v.shop_id AND p.id = v.product_id"
     )
 });
@@ -1390,11 +1394,13 @@ pub async fn for_sale(db: &Db, shop: &ShopId, ids: &[String]) -> Result<HashMap<
         .map(|r| {
             let variant = variant_from_row(r)?;
             let product_title = r.try_get("product_title")?;
+            let product_handle = r.try_get("product_handle")?;
             Ok((
                 variant.id.clone(),
                 ForSale {
                     variant,
                     product_title,
+                    product_handle,
                 },
             ))
         })

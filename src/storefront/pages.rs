@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use super::{
     ShopCtx, messages, page_cache,
-    security::{self, SID_COOKIE},
+    security::{self, CART_COOKIE, SID_COOKIE},
     themes::Theme,
 };
 use crate::server::AppState;
@@ -35,6 +35,10 @@ struct Visit {
     theme: Arc<Theme>,
     sid: String,
     new_sid: bool,
+    /// This shop's cart, from the visitor's cart cookie (empty without one).
+    cart: carts::Items,
+    /// A changed cart, written to the cart cookie with the answer.
+    cart_out: Option<carts::Items>,
     nonce: String,
     /// Set when this page may be kept in the page cache: its key and the shop's content
     /// version read before any of its data.
@@ -56,12 +60,18 @@ impl Visit {
             Some(s) => (s, false),
             None => (choso_services::ids::new_id(), true),
         };
+        let cart = security::cookies(headers, CART_COOKIE)
+            .find_map(|c| security::verify_cart(&st.secret, cx.shop.id.as_str(), &c))
+            .and_then(|items| carts::Items::decode(&items))
+            .unwrap_or_default();
         Ok(Visit {
             st: st.clone(),
             cx,
             theme,
             sid,
             new_sid,
+            cart,
+            cart_out: None,
             nonce: security::nonce(),
             cache: None,
         })
@@ -90,14 +100,7 @@ impl Visit {
 
     /// A page rendered with the cache's marks, filled in for this visitor.
     async fn answer(&self, status: StatusCode, page: &page_cache::Page) -> Response {
-        let cart_count = if self.new_sid {
-            0
-        } else {
-            carts::count(&self.st.db, &self.cx.shop.id, &self.sid)
-                .await
-                .unwrap_or(0)
-        };
-        let html = page.fill(&self.nonce, &self.csrf(), cart_count);
+        let html = page.fill(&self.nonce, &self.csrf(), self.cart.count());
         let mut resp = (status, Html(html)).into_response();
         self.finish(&mut resp);
         resp
@@ -143,11 +146,7 @@ impl Visit {
         let marks = self.cache.as_ref().map(|_| self.st.pages.marks());
         let cart_count = match marks {
             Some(m) => json!(m.cart_count),
-            None => json!(
-                carts::count(&self.st.db, &s.id, &self.sid)
-                    .await
-                    .unwrap_or(0)
-            ),
+            None => json!(self.cart.count()),
         };
         let (nonce, csrf) = match marks {
             Some(m) => (m.nonce.clone(), m.csrf.clone()),
@@ -262,6 +261,30 @@ impl Visit {
                 "{SID_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}",
                 security::sign_sid(&self.st.secret, &self.sid)
             );
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        if let Some(items) = &self.cart_out {
+            let secure = if self.st.base_url.starts_with("https://") {
+                "; Secure"
+            } else {
+                ""
+            };
+            // The shop's own path, so each shop on the platform's host has its own cart.
+            let path = if self.cx.base.is_empty() {
+                "/"
+            } else {
+                &self.cx.base
+            };
+            let cookie = if items.is_empty() {
+                format!("{CART_COOKIE}=; Path={path}; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+            } else {
+                format!(
+                    "{CART_COOKIE}={}; Path={path}; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}",
+                    security::sign_cart(&self.st.secret, self.cx.shop.id.as_str(), &items.encode())
+                )
+            };
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 resp.headers_mut().append(header::SET_COOKIE, v);
             }
@@ -592,10 +615,19 @@ pub async fn search(
     .await
 }
 
-async fn cart_context(v: &Visit) -> (carts::Cart, Value) {
-    let cart = carts::view(&v.st.db, &v.cx.shop, &v.sid)
-        .await
-        .unwrap_or_default();
+/// The cart as shown, and its template values; a variant that no longer exists is dropped
+/// from the cart cookie too.
+async fn cart_context(v: &mut Visit) -> (carts::Cart, Value) {
+    let cart = match carts::view(&v.st.db, &v.cx.shop, &v.cart).await {
+        Ok(cart) => {
+            if let Some(kept) = v.cart.still_in(&cart) {
+                v.cart = kept.clone();
+                v.cart_out = Some(kept);
+            }
+            cart
+        }
+        Err(_) => carts::Cart::default(),
+    };
     let lang = v.lang().to_string();
     let lines: Vec<Value> = cart
         .lines
@@ -622,8 +654,8 @@ pub async fn cart(
     Extension(cx): Extension<ShopCtx>,
     headers: HeaderMap,
 ) -> Response {
-    let v = visit!(st, cx, headers);
-    let (_, ctx) = cart_context(&v).await;
+    let mut v = visit!(st, cx, headers);
+    let (_, ctx) = cart_context(&mut v).await;
     let title = format!(
         "{} – {}",
         if v.lang() == "en" {
@@ -675,14 +707,17 @@ pub async fn cart_add(
     headers: HeaderMap,
     Form(f): Form<CartForm>,
 ) -> Response {
-    let v = visit!(st, cx, headers);
+    let mut v = visit!(st, cx, headers);
     if v.new_sid || !security::check_csrf(&st.secret, &v.sid, &f.csrf) {
         return csrf_refused(&v);
     }
     let vid = local_variant(&v.cx.shop, f.variant_id.trim());
     let qty: i64 = f.quantity.trim().parse().unwrap_or(1);
-    match carts::add(&st.db, &v.cx.shop, &v.sid, &vid, qty).await {
-        Ok(()) => v.redirect(&v.link("/cart")),
+    match carts::add(&st.db, &v.cx.shop, &v.cart, &vid, qty).await {
+        Ok(items) => {
+            v.cart_out = Some(items);
+            v.redirect(&v.link("/cart"))
+        }
         Err(Error::Invalid(errs)) => {
             let code = errs.first().map(|e| e.code.clone()).unwrap_or_default();
             let back = match choso_services::catalog::variant(&st.db, &v.cx.shop.id, &vid).await {
@@ -711,16 +746,16 @@ pub async fn cart_update(
     headers: HeaderMap,
     Form(f): Form<CartForm>,
 ) -> Response {
-    let v = visit!(st, cx, headers);
+    let mut v = visit!(st, cx, headers);
     if v.new_sid || !security::check_csrf(&st.secret, &v.sid, &f.csrf) {
         return csrf_refused(&v);
     }
     let vid = local_variant(&v.cx.shop, f.variant_id.trim());
     let qty: i64 = f.quantity.trim().parse().unwrap_or(-1);
-    match carts::set(&st.db, &v.cx.shop.id, &v.sid, &vid, qty).await {
-        Ok(()) | Err(Error::Invalid(_)) => v.redirect(&v.link("/cart")),
-        Err(e) => crate::uploads_http::service_error(e),
+    if let Ok(items) = carts::set(&v.cart, &vid, qty) {
+        v.cart_out = Some(items);
     }
+    v.redirect(&v.link("/cart"))
 }
 
 #[derive(Deserialize, Default, serde::Serialize, Clone)]
@@ -748,7 +783,7 @@ pub struct CheckoutForm {
 }
 
 async fn render_checkout(
-    v: &Visit,
+    v: &mut Visit,
     form: &CheckoutForm,
     errors: HashMap<String, String>,
     key: &str,
@@ -826,15 +861,12 @@ pub async fn checkout(
     Extension(cx): Extension<ShopCtx>,
     headers: HeaderMap,
 ) -> Response {
-    let v = visit!(st, cx, headers);
-    let cart = carts::view(&st.db, &v.cx.shop, &v.sid)
-        .await
-        .unwrap_or_default();
-    if cart.lines.is_empty() {
+    let mut v = visit!(st, cx, headers);
+    if v.cart.is_empty() {
         return v.redirect(&v.link("/cart"));
     }
     render_checkout(
-        &v,
+        &mut v,
         &CheckoutForm::default(),
         HashMap::new(),
         &choso_services::ids::new_id(),
@@ -864,7 +896,7 @@ pub async fn checkout_submit(
     headers: HeaderMap,
     Form(f): Form<CheckoutForm>,
 ) -> Response {
-    let v = visit!(st, cx, headers);
+    let mut v = visit!(st, cx, headers);
     if v.new_sid || !security::check_csrf(&st.secret, &v.sid, &f.csrf) {
         return csrf_refused(&v);
     }
@@ -874,12 +906,13 @@ pub async fn checkout_submit(
     } else {
         f.key.trim().to_string()
     };
-    // A double submit whose first request already placed the order (and emptied the cart).
-    if let Ok(Some(done)) = orders::find_by_key(&st.db, &shop.id, &key).await {
-        return v.redirect(&confirmation_link(&v, &done));
-    }
-    let cart = carts::view(&st.db, &shop, &v.sid).await.unwrap_or_default();
-    if cart.lines.is_empty() {
+    if v.cart.is_empty() {
+        // A submit again after the order was placed (its answer emptied the cart): back to
+        // that order. A double submit that still carries the cart is answered by
+        // `place_order` itself, which replays the order placed under the same key.
+        if let Ok(Some(done)) = orders::find_by_key(&st.db, &shop.id, &key).await {
+            return v.redirect(&confirmation_link(&v, &done));
+        }
         return v.redirect(&v.link("/cart"));
     }
     let method = match PaymentMethod::parse(&f.payment_method) {
@@ -890,18 +923,19 @@ pub async fn checkout_submit(
                 "payment_method".to_string(),
                 messages::error(v.lang(), "PAYMENT_METHOD_UNAVAILABLE"),
             );
-            return render_checkout(&v, &f, errors, &key).await;
+            return render_checkout(&mut v, &f, errors, &key).await;
         }
     };
     let input = PlaceOrder {
         shop_slug: shop.slug.clone(),
-        lines: cart
-            .lines
+        lines: v
+            .cart
+            .lines()
             .iter()
-            .map(|l| orders::LineInput {
+            .map(|(variant_id, quantity)| orders::LineInput {
                 shop_id: shop.id.clone(),
-                variant_id: l.variant_id.clone(),
-                quantity: l.quantity,
+                variant_id: variant_id.clone(),
+                quantity: *quantity,
             })
             .collect(),
         customer_name: f.name.clone(),
@@ -917,7 +951,7 @@ pub async fn checkout_submit(
     let store = v.shop_url();
     match checkout::place(&st.db, st.stripe.as_deref(), &store, &st.secret, input).await {
         Ok(order) => {
-            let _ = carts::clear(&st.db, &shop.id, &v.sid).await;
+            v.cart_out = Some(carts::Items::default());
             match (&order.checkout_url, order.payment_method) {
                 (Some(url), PaymentMethod::Card) => v.redirect(url),
                 _ => v.redirect(&confirmation_link(&v, &order)),
@@ -930,7 +964,7 @@ pub async fn checkout_submit(
                     .entry(form_field(&e.field).to_string())
                     .or_insert_with(|| messages::error(v.lang(), &e.code));
             }
-            render_checkout(&v, &f, errors, &key).await
+            render_checkout(&mut v, &f, errors, &key).await
         }
         Err(e) => crate::uploads_http::service_error(e),
     }

@@ -1,13 +1,15 @@
-//! Storefront and console security: the signed visitor cookie (`choso_sid`, which also keys
-//! the cart and is the console's pre-session key), CSRF tokens derived from it (and, in the
-//! console, from the session token), cookie parsing and writing, CSP nonces, and the
-//! response headers every page carries.
+//! Storefront and console security: the signed visitor cookie (`choso_sid`, the console's
+//! pre-session key too), CSRF tokens derived from it (and, in the console, from the session
+//! token), the signed cart cookie, cookie parsing and writing, CSP nonces, and the response
+//! headers every page carries.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 pub const SID_COOKIE: &str = "choso_sid";
+/// The cookie that holds a shop's cart (its path is the shop's own: `/s/{slug}` or `/`).
+pub const CART_COOKIE: &str = "choso_cart";
 
 pub fn hex(bytes: &[u8]) -> String {
     choso_services::ids::hex(bytes)
@@ -48,6 +50,26 @@ pub fn verify_sid(secret: &str, value: &str) -> Option<String> {
     }
     let expected = hex(&mac(secret, &[b"sid", sid.as_bytes()])[..16]);
     same(&expected, sig).then(|| sid.to_string())
+}
+
+/// A shop's cart as its cookie holds it: `{shop}.{items}.{signature}` (`items` in
+/// `carts::Items`'s cookie form). The signature keeps a cart to what this server put in it.
+pub fn sign_cart(secret: &str, shop: &str, items: &str) -> String {
+    format!(
+        "{shop}.{items}.{}",
+        hex(&mac(secret, &[b"cart", shop.as_bytes(), items.as_bytes()])[..16])
+    )
+}
+
+/// The items of a cart cookie, if it is this shop's and its signature holds.
+pub fn verify_cart(secret: &str, shop: &str, value: &str) -> Option<String> {
+    let (rest, sig) = value.rsplit_once('.')?;
+    let (for_shop, items) = rest.split_once('.')?;
+    if for_shop != shop {
+        return None;
+    }
+    let expected = hex(&mac(secret, &[b"cart", shop.as_bytes(), items.as_bytes()])[..16]);
+    same(&expected, sig).then(|| items.to_string())
 }
 
 /// The CSRF token of a visitor.
@@ -96,15 +118,19 @@ pub fn allow_same_origin_framing(h: &mut HeaderMap) {
 
 /// A cookie's value from the request headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    cookies(headers, name).next()
+}
+
+/// Every value of a cookie in the request headers (a browser sends one per matching path).
+pub fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = String> + 'a {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            v.split(';').find_map(|kv| {
-                let (k, val) = kv.trim().split_once('=')?;
-                (k == name).then(|| val.to_string())
-            })
+        .flat_map(|v| v.split(';'))
+        .filter_map(move |kv| {
+            let (k, val) = kv.trim().split_once('=')?;
+            (k == name).then(|| val.to_string())
         })
 }
 
@@ -148,5 +174,28 @@ mod tests {
         assert!(check_csrf("s3cret", &sid, &t));
         assert!(!check_csrf("s3cret", &choso_services::ids::new_id(), &t));
         assert!(!check_csrf("s3cret", &sid, ""));
+    }
+
+    #[test]
+    fn a_cart_cookie_holds_for_its_shop_only() {
+        let c = sign_cart("s3cret", "SHOPA", "v1:2-v2:1");
+        assert_eq!(verify_cart("s3cret", "SHOPA", &c), Some("v1:2-v2:1".into()));
+        assert_eq!(verify_cart("s3cret", "SHOPB", &c), None);
+        assert_eq!(verify_cart("other", "SHOPA", &c), None);
+        assert_eq!(
+            verify_cart("s3cret", "SHOPA", &c.replace("v1:2", "v1:9")),
+            None
+        );
+        let empty = sign_cart("s3cret", "SHOPA", "");
+        assert_eq!(verify_cart("s3cret", "SHOPA", &empty), Some(String::new()));
+        assert_eq!(verify_cart("s3cret", "SHOPA", ""), None);
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; choso_cart=x; b=2"),
+        );
+        h.append(header::COOKIE, HeaderValue::from_static("choso_cart=y"));
+        assert_eq!(cookies(&h, CART_COOKIE).collect::<Vec<_>>(), ["x", "y"]);
+        assert_eq!(cookie(&h, "b"), Some("2".into()));
     }
 }

@@ -119,8 +119,176 @@ storage_tests!(
     pages_render_in_every_theme_and_escape_everything,
     cart_checkout_confirmation_and_tracking,
     unpublished_and_hosts,
-    cached_pages_stay_personal_and_fresh
+    cached_pages_stay_personal_and_fresh,
+    a_cart_lives_in_its_shops_cookie
 );
+
+fn cart_count(p: &Page) -> usize {
+    let at = p
+        .body
+        .find("<span class=\"cart-count\" aria-hidden=\"true\">")
+        .expect("a cart count")
+        + 44;
+    p.body[at..at + p.body[at..].find('<').unwrap()]
+        .parse()
+        .unwrap()
+}
+
+/// The cart is kept in the visitor's browser, one signed cookie per shop: it holds for its
+/// own shop only, a cookie changed by hand is no cart (and no error), a product deleted
+/// while in a cart leaves it (and no longer fails to delete), and the order empties it.
+async fn a_cart_lives_in_its_shops_cookie(app: TestApp) {
+    let (token, shop, gone) = shop_with_product(&app, "grid").await;
+    let (kept_product, kept) = product(&app, &token, &shop, "Bánh ít", "15000", 10).await;
+    let (token_b, shop_b) = owner_with_shop(&app, "b@example.vn", "Tiệm Khác").await;
+    product(&app, &token_b, &shop_b, "Trà", "30000", 5).await;
+    publish(&app, &token_b, &shop_b).await;
+    let mut v = Visitor::new(&app);
+    let csrf = v.get("/s/tiem/products/banh-pia").await.input("csrf");
+    for (variant, qty) in [(&gone, "2"), (&kept, "1"), (&kept, "3")] {
+        let added = v
+            .post(
+                "/s/tiem/cart/add",
+                &[("csrf", &csrf), ("variant_id", variant), ("quantity", qty)],
+            )
+            .await;
+        assert_eq!(added.status, 303);
+        let set = added.headers["set-cookie"].to_str().unwrap();
+        assert!(
+            set.starts_with("choso_cart=")
+                && set.contains("; Path=/s/tiem;")
+                && set.contains("HttpOnly")
+                && set.contains("SameSite=Lax"),
+            "{set}"
+        );
+    }
+    assert_eq!(cart_count(&v.get("/s/tiem/").await), 6);
+    // Another shop on the same host does not take this cart for its own.
+    assert_eq!(cart_count(&v.get("/s/tiem-khac/").await), 0);
+    // Bad input is refused and changes nothing: a bad quantity goes back to the product
+    // with the reason, an item that is not for sale here back to the cart.
+    for (variant, qty, back) in [
+        (
+            kept.as_str(),
+            "0",
+            "/s/tiem/products/banh-it?error=INVALID_QUANTITY",
+        ),
+        (
+            kept.as_str(),
+            "1000000",
+            "/s/tiem/products/banh-it?error=INVALID_QUANTITY",
+        ),
+        ("NOSUCHVARIANT", "1", "/s/tiem/cart"),
+        ("../../x", "1", "/s/tiem/cart"),
+    ] {
+        let r = v
+            .post(
+                "/s/tiem/cart/add",
+                &[("csrf", &csrf), ("variant_id", variant), ("quantity", qty)],
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.location.as_deref()),
+            (303, Some(back)),
+            "{variant} {qty}"
+        );
+        assert!(r.headers.get("set-cookie").is_none(), "{variant} {qty}");
+    }
+    assert_eq!(cart_count(&v.get("/s/tiem/").await), 6);
+    // A cookie changed by hand is no cart.
+    let real = v.cookies.clone();
+    for c in v.cookies.iter_mut().filter(|(k, _)| k == "choso_cart") {
+        c.1 = c.1.replacen(":2-", ":9-", 1);
+    }
+    assert_ne!(v.cookies, real);
+    let cart = v.get("/s/tiem/cart").await;
+    assert_eq!((cart.status, cart_count(&cart)), (200, 0));
+    v.cookies = real;
+    // The owner deletes a product that is in the cart: the cart page leaves it out and
+    // keeps the rest, in the cookie too.
+    let deleted = app
+        .gql_as(
+            &token,
+            "mutation($p: ID!) { deleteProduct(productId: $p) { deleted userErrors { code } } }",
+            json!({ "p": product_id_of(&app, "tiem", "banh-pia").await }),
+        )
+        .await;
+    assert_eq!(
+        deleted["data"]["deleteProduct"]["deleted"], true,
+        "{deleted}"
+    );
+    let cart = v.get("/s/tiem/cart").await;
+    assert!(
+        cart.body.contains("Bánh ít") && !cart.body.contains("Bánh pía"),
+        "{}",
+        cart.body
+    );
+    assert_eq!(cart_count(&cart), 4);
+    assert_eq!(
+        cart_count(&v.get("/s/tiem/").await),
+        4,
+        "the cookie lost the line too"
+    );
+    let checkout = v.get("/s/tiem/checkout").await;
+    let placed = v
+        .post(
+            "/s/tiem/checkout",
+            &[
+                ("csrf", &csrf),
+                ("key", &checkout.input("key")),
+                ("name", "Lê Thị Khách"),
+                ("phone", "0912345678"),
+                ("line1", "5 Trần Hưng Đạo"),
+                ("province", "46"),
+                ("payment_method", "COD"),
+            ],
+        )
+        .await;
+    assert_eq!(placed.status, 303);
+    assert!(
+        placed
+            .location
+            .as_deref()
+            .unwrap()
+            .starts_with("/s/tiem/orders/1001?k="),
+        "{:?}",
+        placed.location
+    );
+    assert!(
+        placed.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0"),
+        "the order empties the cart"
+    );
+    assert_eq!(cart_count(&v.get("/s/tiem/").await), 0);
+    let order = app
+        .gql_as(
+            &token,
+            "{ shop(slug: \"tiem\") { orders(first: 1) { edges { node { lines { title quantity } } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        order["data"]["shop"]["orders"]["edges"][0]["node"]["lines"],
+        json!([{ "title": "Bánh ít", "quantity": 4 }]),
+        "{order} ({kept_product})"
+    );
+}
+
+/// A product's id (without its shop) by handle.
+async fn product_id_of(app: &TestApp, slug: &str, handle: &str) -> String {
+    let v = app
+        .gql(
+            "query($s: String!, $h: String!) { shop(slug: $s) { product(handle: $h) { id } } }",
+            json!({ "s": slug, "h": handle }),
+        )
+        .await;
+    v["data"]["shop"]["product"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
 
 /// Product and home pages come from the page cache after the first visit: every visitor still
 /// gets their own CSRF token, nonce and cart count, and any change to the shop shows at once.
