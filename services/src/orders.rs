@@ -420,7 +420,7 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
             // The other processes hear of the order and of the shop's new stock from NOTIFYs
             // sent in the order's transaction (delivered when it commits; this process's
             // listener forwards the order into its own feed).
-            let mut announce = Batch::new();
+            let mut announce = Batch::of_effects();
             crate::versions::announce_stock_in(db, &plan.shop.id, &mut announce);
             feed::publish_in(&plan.shop.id, &plan.id, &mut announce);
             let mut tx = db.begin().await?;
@@ -832,8 +832,9 @@ pub(crate) fn after_taking(plan: &Plan, taken: &[Vec<AnyRow>]) -> Result<Taken> 
         lines,
     };
     // The second batch writes the order, its lines, the stock movements, the first history
-    // event, the emails and the province's running totals.
-    let mut write = Batch::new();
+    // event, the emails and the province's running totals: effects, which PostgreSQL gets
+    // as two statements (the province's totals read the enterprise's new ones).
+    let mut write = Batch::of_effects();
     write.push(
         "INSERT INTO orders (shop_id, id, number, status, payment_method, payment_status, customer_name, customer_phone, \
          customer_email, address_line, ward, province_code, note, subtotal, shipping_fee, total, currency, idempotency_key, \

@@ -2,9 +2,14 @@
 //! connection's thread as one multi-statement query — one round trip, where each statement
 //! alone costs a hand-off between threads, and the single writer is held for all of them;
 //! placeholders are renumbered so each statement keeps its own `$1…`. On PostgreSQL (whose
-//! extended protocol takes one statement per query) they run one after another. Either way
-//! the caller gets the rows of each statement separately, in order, and an error stops the
-//! batch (the transaction is then the caller's to roll back).
+//! extended protocol takes one statement per query) they run one after another, except
+//! *effects* (a batch made with [`Batch::of_effects`]): writes whose rows nobody reads, sent
+//! as one statement per run of them — each `INSERT`/`UPDATE`/`DELETE` a data-modifying `WITH`
+//! of the next, a `SELECT` (a `pg_notify`) the statement that ends the run. The statements of
+//! one run see the database as it was before the run, so an effect that reads what an
+//! earlier one wrote must start a new run ([`Batch::new_run`]). Either way the caller gets
+//! the rows of each statement separately, in order (none for an effect), and an error stops
+//! the batch (the transaction is then the caller's to roll back).
 
 use futures_util::TryStreamExt;
 use sqlx::{Either, any::AnyRow};
@@ -63,10 +68,21 @@ macro_rules! args {
     ($($v:expr),* $(,)?) => { vec![$($crate::sql_batch::Arg::from($v)),*] };
 }
 
+/// One statement of a batch.
+#[derive(Debug)]
+struct Statement {
+    sql: String,
+    args: Vec<Arg>,
+    /// The run of effects it belongs to (`None`: not an effect; it runs alone).
+    run: Option<usize>,
+}
+
 /// Statements to run together, each with its own `$1…` placeholders.
 #[derive(Debug, Default)]
 pub struct Batch {
-    statements: Vec<(String, Vec<Arg>)>,
+    statements: Vec<Statement>,
+    /// The run that effects pushed now join (`None`: statements pushed are not effects).
+    run: Option<usize>,
 }
 
 impl Batch {
@@ -74,9 +90,30 @@ impl Batch {
         Batch::default()
     }
 
+    /// A batch of effects: every statement pushed is a write whose rows are not read (its
+    /// entry in [`Batch::run`]'s answer is empty) and that does not read what the effects
+    /// before it in its run wrote. On PostgreSQL each run is sent as one statement.
+    pub fn of_effects() -> Batch {
+        Batch {
+            statements: Vec::new(),
+            run: Some(0),
+        }
+    }
+
+    /// Ends the current run of effects: the next one sees what the ones before wrote.
+    pub fn new_run(&mut self) {
+        if let Some(r) = &mut self.run {
+            *r += 1;
+        }
+    }
+
     /// Adds a statement; returns its index in the result of [`Batch::run`].
     pub fn push(&mut self, sql: impl Into<String>, args: Vec<Arg>) -> usize {
-        self.statements.push((sql.into(), args));
+        self.statements.push(Statement {
+            sql: sql.into(),
+            args,
+            run: self.run,
+        });
         self.statements.len() - 1
     }
 
@@ -101,9 +138,29 @@ impl Batch {
         self.push(sql, all);
     }
 
-    /// Appends another batch's statements (its results follow this one's).
+    /// Appends another batch's statements (its results follow this one's). When this is a
+    /// batch of effects, the other's first run joins its current run (so must not read what
+    /// that run wrote) and its later runs follow; otherwise the other's runs come after
+    /// every run here.
     pub fn extend(&mut self, other: Batch) {
-        self.statements.extend(other.statements);
+        let base = match self.run {
+            Some(r) => r,
+            None => self
+                .statements
+                .iter()
+                .filter_map(|s| s.run)
+                .max()
+                .map_or(0, |m| m + 1),
+        };
+        let mut last = self.run;
+        for mut st in other.statements {
+            st.run = st.run.map(|r| base + r);
+            last = st.run.or(last);
+            self.statements.push(st);
+        }
+        if self.run.is_some() {
+            self.run = last;
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -138,12 +195,13 @@ impl Batch {
         }
         match backend {
             Backend::Postgres => {
-                for (sql, args) in self.statements {
+                for (sql, args, count) in merge_effects(self.statements) {
                     match bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
                         .fetch_all(&mut **tx)
                         .await
                     {
-                        Ok(rows) => out.push(rows),
+                        Ok(rows) if count == 1 => out.push(rows),
+                        Ok(_) => out.extend((0..count).map(|_| Vec::new())),
                         Err(e) => return (out, Some(e.into())),
                     }
                 }
@@ -151,7 +209,7 @@ impl Batch {
             Backend::Sqlite => {
                 let mut sql = String::new();
                 let mut all = Vec::new();
-                for (i, (s, args)) in self.statements.into_iter().enumerate() {
+                for (i, Statement { sql: s, args, .. }) in self.statements.into_iter().enumerate() {
                     if i > 0 {
                         sql.push_str(";\n");
                     }
@@ -184,6 +242,65 @@ impl Batch {
         }
         (out, None)
     }
+}
+
+/// PostgreSQL's statements for a batch: (text, arguments, how many of the batch's statements
+/// it stands for). A run of effects becomes one statement: each `INSERT`, `UPDATE` or
+/// `DELETE` a data-modifying `WITH` (PostgreSQL runs those to completion whether or not the
+/// statement reads them), the last one — or the first `SELECT`, which would not run as an
+/// unread `WITH` — the statement itself. Anything else runs alone.
+fn merge_effects(statements: Vec<Statement>) -> Vec<(String, Vec<Arg>, usize)> {
+    let mut out = Vec::new();
+    // The open run: data-modifying effects of one run, in order.
+    let mut open: Vec<Statement> = Vec::new();
+    for st in statements {
+        let kind = st
+            .sql
+            .trim_start()
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let joins = st.run.is_some() && open.first().is_some_and(|f| f.run == st.run);
+        if !joins && !open.is_empty() {
+            out.push(one_statement(std::mem::take(&mut open)));
+        }
+        match (st.run, kind.as_str()) {
+            (Some(_), "INSERT" | "UPDATE" | "DELETE") => open.push(st),
+            (Some(_), "SELECT") if !open.is_empty() => {
+                open.push(st);
+                out.push(one_statement(std::mem::take(&mut open)));
+            }
+            _ => out.push((st.sql, st.args, 1)),
+        }
+    }
+    if !open.is_empty() {
+        out.push(one_statement(open));
+    }
+    out
+}
+
+/// A run of effects as one statement: all but the last as `WITH` parts, each with its
+/// placeholders moved past the ones before.
+fn one_statement(run: Vec<Statement>) -> (String, Vec<Arg>, usize) {
+    let n = run.len();
+    let mut args = Vec::new();
+    let mut parts = Vec::with_capacity(n);
+    for st in run {
+        parts.push(shift_placeholders(&st.sql, args.len()));
+        args.extend(st.args);
+    }
+    let last = parts.pop().unwrap_or_default();
+    if parts.is_empty() {
+        return (last, args, n);
+    }
+    let with = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("e{i} AS ({p})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (format!("WITH {with} {last}"), args, n)
 }
 
 fn bind(
@@ -245,6 +362,71 @@ mod tests {
             "UPDATE t SET a = $4, b = '$2' WHERE c = $15"
         );
         assert_eq!(shift_placeholders("SELECT $1", 0), "SELECT $1");
+    }
+
+    #[test]
+    fn a_batch_of_effects_takes_in_another_in_its_current_run() {
+        let mut a = Batch::of_effects();
+        a.push("INSERT INTO t (k) VALUES ($1)", crate::args!["a"]);
+        a.new_run();
+        a.push("INSERT INTO t (k) VALUES ($1)", crate::args!["b"]);
+        let mut b = Batch::of_effects();
+        b.push("SELECT pg_notify($1, $2)", crate::args!["c", "x"]);
+        a.extend(b);
+        let got: Vec<usize> = merge_effects(a.statements)
+            .into_iter()
+            .map(|(_, _, n)| n)
+            .collect();
+        assert_eq!(got, [1, 2]);
+    }
+
+    #[test]
+    fn runs_of_effects_become_one_statement_each_on_postgres() {
+        let mut b = Batch::new();
+        b.push("SELECT n FROM t WHERE k = $1", crate::args!["a"]);
+        let mut e = Batch::of_effects();
+        e.push("INSERT INTO t (k) VALUES ($1)", crate::args!["b"]);
+        e.push("update t SET n = $1 WHERE k = $2", crate::args![1, "b"]);
+        e.new_run();
+        e.push(
+            "INSERT INTO u (k) SELECT k FROM t WHERE n = $1",
+            crate::args![1],
+        );
+        e.push("SELECT pg_notify($1, $2)", crate::args!["c", "x"]);
+        e.push("SELECT pg_notify($1, $2)", crate::args!["c", "y"]);
+        e.push("DELETE FROM v WHERE k = $1", crate::args!["z"]);
+        b.extend(e);
+        let mut more = Batch::of_effects();
+        more.push("INSERT INTO w (k) VALUES ($1)", crate::args!["w"]);
+        b.extend(more);
+        b.push("SELECT 1", crate::args![]);
+        let got: Vec<(String, usize, usize)> = merge_effects(b.statements)
+            .into_iter()
+            .map(|(sql, args, n)| (sql, args.len(), n))
+            .collect();
+        let want = [
+            ("SELECT n FROM t WHERE k = $1", 1, 1),
+            (
+                "WITH e0 AS (INSERT INTO t (k) VALUES ($1)) update t SET n = $2 WHERE k = $3",
+                3,
+                2,
+            ),
+            (
+                "WITH e0 AS (INSERT INTO u (k) SELECT k FROM t WHERE n = $1) SELECT pg_notify($2, $3)",
+                3,
+                2,
+            ),
+            ("SELECT pg_notify($1, $2)", 2, 1),
+            // Runs of batches appended to a plain batch stay apart.
+            ("DELETE FROM v WHERE k = $1", 1, 1),
+            ("INSERT INTO w (k) VALUES ($1)", 1, 1),
+            ("SELECT 1", 0, 1),
+        ];
+        let want: Vec<(String, usize, usize)> = want
+            .iter()
+            .map(|(s, a, n)| (s.to_string(), *a, *n))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[tokio::test]

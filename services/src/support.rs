@@ -1136,6 +1136,8 @@ pub(crate) fn count_order_in(
             dashboard::WINDOW_DAYS
         ],
     );
+    // It reads the enterprise's totals just written: a run of effects of its own.
+    b.new_run();
     province_totals::order_delta_in(
         b,
         shop_id.as_str(),
