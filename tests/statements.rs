@@ -223,8 +223,8 @@ impl Jar {
 
 /// The storefront's checkout writes the order and nothing else: putting items in the cart
 /// reads the variant once and writes nothing (the cart is the visitor's signed cookie), a
-/// page served from the page cache reads nothing, not even the cart's count, and placing the
-/// order reads its variants once.
+/// page served from the page cache (a product page, a search seen before) reads nothing, not
+/// even the cart's count, and placing the order reads its variants once.
 async fn a_storefront_cart_writes_nothing(backend: Backend, counter: &Statements) {
     let Some((app, token, shop)) = app_with_shop(backend).await else {
         return;
@@ -293,6 +293,19 @@ async fn a_storefront_cart_writes_nothing(backend: Backend, counter: &Statements
         seen,
         Vec::<String>::new(),
         "statements for a cached page ({backend:?})"
+    );
+    // A search page is kept per query the same way.
+    let search = format!("{}/s/shop/search?q=b%C3%A1nh", app.base);
+    let (_, first, _) = counted(client.get(&search), &mut jar).await;
+    let (_, body, seen) = counted(client.get(&search), &mut jar).await;
+    assert!(
+        first.contains("Bánh pía") && body.contains("Bánh pía"),
+        "{body}"
+    );
+    assert_eq!(
+        seen,
+        Vec::<String>::new(),
+        "statements for a search page seen before ({backend:?})"
     );
     let (to, _, seen) = counted(
         client.post(format!("{}/s/shop/checkout", app.base)).form(&[

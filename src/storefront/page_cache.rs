@@ -1,4 +1,4 @@
-//! Rendered storefront pages (home, collection and product pages), kept per shop content
+//! Rendered storefront pages (home, collection, product and search pages), kept per shop content
 //! version (`choso_services::versions`): any member action on the shop or an order moving its
 //! stock makes the next visitor's page fresh. A page is rendered once with per-process random
 //! marks where the visitor's own values go (the CSP nonce, the CSRF token, the cart count),

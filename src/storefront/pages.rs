@@ -571,12 +571,17 @@ pub async fn search(
     headers: HeaderMap,
     Query(q): Query<SearchParams>,
 ) -> Response {
-    let v = visit!(st, cx, headers);
+    let mut v = visit!(st, cx, headers);
     let query =
         q.q.unwrap_or_default()
             .chars()
             .take(100)
             .collect::<String>();
+    // Kept per query as typed (the page shows it); the cache's byte bound holds however many
+    // different queries visitors make.
+    if let Some(r) = v.cached_page(&format!("search:{query}"), true).await {
+        return r;
+    }
     let products = if query.trim().is_empty() {
         vec![]
     } else {

@@ -351,6 +351,23 @@ async fn cached_pages_stay_personal_and_fresh(app: TestApp) {
             .body
             .contains("<span class=\"cart-count\" aria-hidden=\"true\">0</span>")
     );
+    // Search pages too come from the cache, per query, each visitor with their own token.
+    let found = a.get("/s/tiem/search?q=s%E1%BA%A7u+ri%C3%AAng").await;
+    assert!(!found.body.contains("Bánh pía"), "nothing matches yet");
+    let found = a.get("/s/tiem/search?q=banh").await;
+    let again = b.get("/s/tiem/search?q=banh").await;
+    assert!(found.body.contains("Bánh pía") && again.body.contains("Bánh pía"));
+    assert!(
+        found.body.contains("value=\"banh\""),
+        "the query in its box"
+    );
+    assert_ne!(nonce(&found), nonce(&again));
+    assert!(
+        again
+            .body
+            .contains("<span class=\"cart-count\" aria-hidden=\"true\">2</span>"),
+        "B's own cart count on a cached search page"
+    );
     // A change by the owner shows on the next visit.
     let pid = app
         .gql(
@@ -374,6 +391,14 @@ async fn cached_pages_stay_personal_and_fresh(app: TestApp) {
             .contains("Bánh pía sầu riêng")
     );
     assert!(a.get("/s/tiem/").await.body.contains("Bánh pía sầu riêng"));
+    let found = a.get("/s/tiem/search?q=s%E1%BA%A7u+ri%C3%AAng").await;
+    assert!(found.body.contains("Bánh pía sầu riêng"), "{}", found.body);
+    assert!(
+        a.get("/s/tiem/search?q=banh")
+            .await
+            .body
+            .contains("Bánh pía sầu riêng")
+    );
     // An order that sells out shows as sold out on the next visit.
     let v = app
         .gql(
