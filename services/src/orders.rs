@@ -955,10 +955,14 @@ async fn by_idempotency_key(
     let sql = format!(
         "SELECT {ORDER_COLUMNS}, request_hash FROM orders WHERE shop_id = $1 AND idempotency_key = $2"
     );
+    // A reader sees every committed order (on SQLite a read takes a fresh WAL snapshot); an
+    // order of the same key still being written is caught by the key's unique index and
+    // answered from here once committed. Reading through SQLite's one writer instead made
+    // every order with a key queue behind the group commit for this lookup.
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(shop.as_str().to_string())
         .bind(key.to_string())
-        .fetch_optional(db.write())
+        .fetch_optional(db.read())
         .await?;
     let Some(row) = row else { return Ok(None) };
     let mut order = order_from_row(&row)?;
