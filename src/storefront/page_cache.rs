@@ -20,22 +20,36 @@ pub struct Marks {
     pub cart_count: String,
 }
 
+type Pages = RwLock<BoundedMap<String, (Version, Arc<Page>)>>;
+
 pub struct PageCache {
-    pages: RwLock<BoundedMap<String, (Version, Arc<Page>)>>,
+    /// Home, collection and product pages.
+    pages: Pages,
+    /// Search pages, in a budget of their own: visitors choose the queries, so a flood of
+    /// new ones drops only other search pages.
+    searches: Pages,
     marks: Marks,
 }
 
 impl PageCache {
-    /// A cache keeping at most `max_bytes` of pages; when full, about half the pages
-    /// (arbitrary ones) are dropped.
+    /// A cache keeping at most `max_bytes` of pages, half for search pages (keys whose page
+    /// part starts with `search:`) and half for the others; when one half is full, about half
+    /// its pages (arbitrary ones) are dropped.
     pub fn new(max_bytes: usize) -> Self {
         // Letters and digits only, so HTML escaping leaves them as they are; random, so no
         // shop content can contain them by chance.
         let r = choso_services::ids::random_hex(12);
+        let half = || {
+            RwLock::new(BoundedMap::new(
+                max_bytes / 2,
+                |key: &String, (_, page): &(Version, Arc<Page>)| {
+                    key.len() + page.html.len() + page.holes.len() * 24 + 96
+                },
+            ))
+        };
         PageCache {
-            pages: RwLock::new(BoundedMap::new(max_bytes, |key, (_, page)| {
-                key.len() + page.html.len() + page.holes.len() * 24 + 96
-            })),
+            pages: half(),
+            searches: half(),
             marks: Marks {
                 nonce: format!("chosoNONCE{r}"),
                 csrf: format!("chosoCSRF{r}"),
@@ -48,16 +62,29 @@ impl PageCache {
         &self.marks
     }
 
+    /// Where a key's page is kept: keys are `shop|theme|language|base|page`.
+    fn map_for(&self, key: &str) -> &Pages {
+        if key
+            .split('|')
+            .nth(4)
+            .is_some_and(|p| p.starts_with("search:"))
+        {
+            &self.searches
+        } else {
+            &self.pages
+        }
+    }
+
     /// The page stored under `key` if it was made at `version`.
     pub fn get(&self, key: &str, version: Version) -> Option<Arc<Page>> {
-        let pages = self.pages.read().ok()?;
+        let pages = self.map_for(key).read().ok()?;
         let (v, html) = pages.get(key)?;
         (*v == version).then(|| html.clone())
     }
 
     /// Stores a page rendered with the marks, made from data read at `version` or later.
     pub fn put(&self, key: String, version: Version, html: Arc<Page>) {
-        if let Ok(mut m) = self.pages.write() {
+        if let Ok(mut m) = self.map_for(&key).write() {
             m.insert(key, (version, html));
         }
     }
@@ -136,5 +163,28 @@ mod tests {
         );
         assert_eq!(c.page("no marks".into()).fill("N", "C", 0), "no marks");
         assert_ne!(PageCache::new(1 << 20).marks().csrf, m.csrf);
+    }
+
+    #[test]
+    fn a_flood_of_searches_drops_only_search_pages() {
+        let c = PageCache::new(64 << 10);
+        let page = |c: &PageCache| Arc::new(c.page("x".repeat(1000)));
+        c.put("s|warm|vi|/s/a|product:banh".into(), (0, 1), page(&c));
+        c.put("s|warm|vi|/s/a|home".into(), (0, 1), page(&c));
+        for i in 0..1000 {
+            c.put(format!("s|warm|vi|/s/a|search:q{i}|x"), (0, 1), page(&c));
+        }
+        assert!(c.get("s|warm|vi|/s/a|product:banh", (0, 1)).is_some());
+        assert!(c.get("s|warm|vi|/s/a|home", (0, 1)).is_some());
+        assert!(c.get("s|warm|vi|/s/a|search:q999|x", (0, 1)).is_some());
+        assert!(
+            (0..1000)
+                .filter(|i| c
+                    .get(&format!("s|warm|vi|/s/a|search:q{i}|x"), (0, 1))
+                    .is_some())
+                .count()
+                < 40,
+            "searches keep to their half (32 KiB)"
+        );
     }
 }

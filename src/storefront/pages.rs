@@ -251,12 +251,12 @@ impl Visit {
         }
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let secure = if self.st.base_url.starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        };
         if self.new_sid {
-            let secure = if self.st.base_url.starts_with("https://") {
-                "; Secure"
-            } else {
-                ""
-            };
             let cookie = format!(
                 "{SID_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}",
                 security::sign_sid(&self.st.secret, &self.sid)
@@ -266,11 +266,6 @@ impl Visit {
             }
         }
         if let Some(items) = &self.cart_out {
-            let secure = if self.st.base_url.starts_with("https://") {
-                "; Secure"
-            } else {
-                ""
-            };
             // The shop's own path, so each shop on the platform's host has its own cart.
             let path = if self.cx.base.is_empty() {
                 "/"
