@@ -52,7 +52,7 @@ pub struct Limits {
     pub header_timeout: std::time::Duration,
     /// Time a request (body read included) has to be answered; then 408.
     pub request_timeout: std::time::Duration,
-    /// Bytes of rendered storefront pages kept (0: none).
+    /// Bytes of rendered storefront pages kept (0: none), and a quarter more of search pages.
     pub page_cache_bytes: usize,
     /// Bytes of public GraphQL requests and answers kept (0: none).
     pub graphql_cache_bytes: usize,

@@ -32,24 +32,24 @@ pub struct PageCache {
 }
 
 impl PageCache {
-    /// A cache keeping at most `max_bytes` of pages, half for search pages (keys whose page
-    /// part starts with `search:`) and half for the others; when one half is full, about half
-    /// its pages (arbitrary ones) are dropped.
+    /// A cache keeping at most `max_bytes` of home, collection and product pages and a
+    /// quarter of that of search pages (keys whose page part starts with `search:`); when
+    /// either is full, about half its pages (arbitrary ones) are dropped.
     pub fn new(max_bytes: usize) -> Self {
         // Letters and digits only, so HTML escaping leaves them as they are; random, so no
         // shop content can contain them by chance.
         let r = choso_services::ids::random_hex(12);
-        let half = || {
+        let within = |bytes| {
             RwLock::new(BoundedMap::new(
-                max_bytes / 2,
+                bytes,
                 |key: &String, (_, page): &(Version, Arc<Page>)| {
                     key.len() + page.html.len() + page.holes.len() * 24 + 96
                 },
             ))
         };
         PageCache {
-            pages: half(),
-            searches: half(),
+            pages: within(max_bytes),
+            searches: within(max_bytes / 4),
             marks: Marks {
                 nonce: format!("chosoNONCE{r}"),
                 csrf: format!("chosoCSRF{r}"),
@@ -183,8 +183,8 @@ mod tests {
                     .get(&format!("s|warm|vi|/s/a|search:q{i}|x"), (0, 1))
                     .is_some())
                 .count()
-                < 40,
-            "searches keep to their half (32 KiB)"
+                < 20,
+            "searches keep to their quarter (16 KiB)"
         );
     }
 }
