@@ -120,8 +120,69 @@ storage_tests!(
     cart_checkout_confirmation_and_tracking,
     unpublished_and_hosts,
     cached_pages_stay_personal_and_fresh,
-    a_cart_lives_in_its_shops_cookie
+    a_cart_lives_in_its_shops_cookie,
+    a_cart_holds_fifty_items
 );
+
+/// A cart holds 50 distinct items (the cookie stays well under a browser's 4 KB); the 51st is
+/// refused with the reason, and more of an item already in the cart is still taken.
+async fn a_cart_holds_fifty_items(app: TestApp) {
+    let (token, shop) = owner_with_shop(&app, "owner@example.vn", "Tiệm").await;
+    let variants: Vec<serde_json::Value> = (0..51)
+        .map(|i| json!({ "title": format!("Cỡ {i}"), "price": "1000", "stock": 5 }))
+        .collect();
+    let v = app
+        .gql_as(
+            &token,
+            "mutation($s: ID!, $i: ProductInput!) { createProduct(shopId: $s, input: $i) { product { variants { id } } userErrors { code } } }",
+            json!({ "s": shop, "i": { "title": "Nút áo", "published": true, "variants": variants } }),
+        )
+        .await;
+    let ids: Vec<String> = v["data"]["createProduct"]["product"]["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 51, "{v}");
+    publish(&app, &token, &shop).await;
+    let mut v = Visitor::new(&app);
+    let csrf = v.get("/s/tiem/products/nut-ao").await.input("csrf");
+    for id in &ids[..50] {
+        let r = v
+            .post(
+                "/s/tiem/cart/add",
+                &[("csrf", &csrf), ("variant_id", id), ("quantity", "1")],
+            )
+            .await;
+        assert_eq!(r.location.as_deref(), Some("/s/tiem/cart"));
+    }
+    let cookie = &v.cookies.iter().find(|(k, _)| k == "choso_cart").unwrap().1;
+    assert!(cookie.len() < 2500, "{} bytes", cookie.len());
+    let full = v
+        .post(
+            "/s/tiem/cart/add",
+            &[("csrf", &csrf), ("variant_id", &ids[50]), ("quantity", "1")],
+        )
+        .await;
+    assert_eq!(
+        full.location.as_deref(),
+        Some("/s/tiem/products/nut-ao?error=CART_FULL")
+    );
+    let shown = v.get("/s/tiem/products/nut-ao?error=CART_FULL").await;
+    assert!(
+        shown.body.contains("Giỏ hàng đã đầy."),
+        "the reason, in Vietnamese"
+    );
+    let more = v
+        .post(
+            "/s/tiem/cart/add",
+            &[("csrf", &csrf), ("variant_id", &ids[0]), ("quantity", "2")],
+        )
+        .await;
+    assert_eq!(more.location.as_deref(), Some("/s/tiem/cart"));
+    assert_eq!(cart_count(&v.get("/s/tiem/cart").await), 52);
+}
 
 fn cart_count(p: &Page) -> usize {
     let at = p
