@@ -720,19 +720,15 @@ pub async fn cart_add(
         }
         Err(Error::Invalid(errs)) => {
             let code = errs.first().map(|e| e.code.clone()).unwrap_or_default();
-            let back = match choso_services::catalog::variant(&st.db, &v.cx.shop.id, &vid).await {
-                Ok(Some(var)) => match catalog::product(
-                    &st.db,
-                    &v.cx.shop.id,
-                    &var.product_id,
-                    Visibility::Public,
-                )
+            // Back to the product with the reason when it is on sale, else to the cart.
+            let handle = catalog::for_sale(&st.db, &v.cx.shop.id, std::slice::from_ref(&vid))
                 .await
-                {
-                    Ok(Some(p)) => v.link(&format!("/products/{}?error={code}", p.handle)),
-                    _ => v.link("/cart"),
-                },
-                _ => v.link("/cart"),
+                .ok()
+                .and_then(|mut found| found.remove(&vid))
+                .and_then(|f| f.product_handle);
+            let back = match handle {
+                Some(h) => v.link(&format!("/products/{h}?error={code}")),
+                None => v.link("/cart"),
             };
             v.redirect(&back)
         }
