@@ -182,6 +182,35 @@ async fn a_cart_holds_fifty_items(app: TestApp) {
         .await;
     assert_eq!(more.location.as_deref(), Some("/s/tiem/cart"));
     assert_eq!(cart_count(&v.get("/s/tiem/cart").await), 52);
+    // Changing a line: a quantity sets it, 0 removes it; bad input changes nothing.
+    let update = |id: &str, qty: &str| {
+        vec![
+            ("csrf".to_string(), csrf.clone()),
+            ("variant_id".to_string(), id.to_string()),
+            ("quantity".to_string(), qty.to_string()),
+        ]
+    };
+    let refused = v
+        .post(
+            "/s/tiem/cart/update",
+            &[("variant_id", &ids[1]), ("quantity", "5")],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "no CSRF token");
+    for (id, qty, count) in [
+        (ids[1].as_str(), "5", 56),
+        (ids[1].as_str(), "abc", 56),
+        (ids[1].as_str(), "-3", 56),
+        (ids[1].as_str(), "1000", 56),
+        ("NOSUCHVARIANT", "2", 56),
+        (ids[1].as_str(), "0", 51),
+    ] {
+        let form = update(id, qty);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let r = v.post("/s/tiem/cart/update", &form).await;
+        assert_eq!(r.location.as_deref(), Some("/s/tiem/cart"), "{id} {qty}");
+        assert_eq!(cart_count(&v.get("/s/tiem/").await), count, "{id} {qty}");
+    }
 }
 
 fn cart_count(p: &Page) -> usize {
