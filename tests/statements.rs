@@ -342,6 +342,10 @@ async fn a_storefront_cart_writes_nothing(backend: Backend, counter: &Statements
         !seen.iter().any(|s| s.contains("cart")),
         "an order touched a cart table ({backend:?}): {seen:?}"
     );
+    assert!(
+        !seen.iter().any(|s| s.contains("idempotency_key =")),
+        "a first checkout looked its key up ({backend:?}): {seen:?}"
+    );
     let reads = seen
         .iter()
         .filter(|s| s.contains("FROM variants v JOIN products p"))

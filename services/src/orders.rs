@@ -410,10 +410,7 @@ fn request_hash(
 /// Places an order (the API's `placeOrder` and the storefront checkout). Card orders come
 /// back without a checkout address: the caller creates the Stripe session (see `payments`).
 pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
-    let plan = match plan_order(db, p).await? {
-        Planned::Replay(order) => return Ok(*order),
-        Planned::Write(plan) => plan,
-    };
+    let plan = plan_order(db, p).await?;
     let written = match db.backend() {
         Backend::Sqlite => db.order_commits().submit(db, plan.clone()).await,
         Backend::Postgres => {
@@ -436,17 +433,9 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
     settle(db, &plan, written).await
 }
 
-/// What checking an order found to do.
-pub(crate) enum Planned {
-    /// A retry of an order already placed with the same key and request.
-    Replay(Box<Order>),
-    /// Write this.
-    Write(Arc<Plan>),
-}
-
 /// Checks and prices an order: the shop, the lines (merged by variant), the contact, the
 /// payment method; prices are the server's, never the client's. Reads only.
-pub(crate) async fn plan_order(db: &Db, p: PlaceOrder) -> Result<Planned> {
+pub(crate) async fn plan_order(db: &Db, p: PlaceOrder) -> Result<Arc<Plan>> {
     let Some(shop) = crate::shop_cache::by_slug(db, &p.shop_slug)
         .await?
         .filter(|s| s.published)
@@ -553,12 +542,10 @@ pub(crate) async fn plan_order(db: &Db, p: PlaceOrder) -> Result<Planned> {
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
+    // A retry under a key already used is not looked up first (a read per order, for the
+    // rare retry): writing it fails on the key's unique index, or finds the stock gone, and
+    // `settle` answers with the order placed under the key.
     let hash = request_hash(&shop.id, &wanted, &contact, p.payment_method);
-    if let Some(k) = &key
-        && let Some(existing) = by_idempotency_key(db, &shop.id, k).await?
-    {
-        return replay(existing, &hash).map(|o| Planned::Replay(Box::new(o)));
-    }
     let subtotal: i64 = priced.iter().map(|p| p.variant.price * p.quantity).sum();
     let shipping = shop.shipping_for(subtotal);
     let total = subtotal + shipping;
@@ -566,7 +553,7 @@ pub(crate) async fn plan_order(db: &Db, p: PlaceOrder) -> Result<Planned> {
         PaymentMethod::Cod => PaymentStatus::Unpaid,
         PaymentMethod::BankTransfer | PaymentMethod::Card => PaymentStatus::Pending,
     };
-    Ok(Planned::Write(Arc::new(Plan {
+    Ok(Arc::new(Plan {
         id: new_id(),
         now: now_ms(),
         shop,
@@ -579,7 +566,7 @@ pub(crate) async fn plan_order(db: &Db, p: PlaceOrder) -> Result<Planned> {
         total,
         key,
         hash,
-    })))
+    }))
 }
 
 /// Answers for a written (or refused) order: the order, `OUT_OF_STOCK` for each line short of
@@ -598,6 +585,12 @@ pub(crate) async fn settle(db: &Db, plan: &Plan, written: Result<Written>) -> Re
             Ok(*order)
         }
         Ok(Written::Short(short)) => {
+            // A retry of an order that took the last items: its order, not OUT_OF_STOCK.
+            if let Some(k) = &plan.key
+                && let Some(existing) = by_idempotency_key(db, &shop.id, k).await?
+            {
+                return replay(existing, &plan.hash);
+            }
             let now_stock = catalog::variants_by_ids(db, &shop.id, &short).await?;
             let errors = short
                 .iter()

@@ -296,6 +296,23 @@ async fn idempotent_retries(app: TestApp) {
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert_eq!(stock_of(&app, &token).await, 7);
     assert_eq!(app.count("orders").await, 2);
+    // A retry of the order that took the last items is that order, not OUT_OF_STOCK; the
+    // same key with another request, while the stock is gone, is still a conflict.
+    input["idempotencyKey"] = json!("last-ones");
+    input["lines"][0]["quantity"] = json!(7);
+    let d = app.gql(PLACE, json!({ "i": input.clone() })).await;
+    let e = app.gql(PLACE, json!({ "i": input.clone() })).await;
+    let placed = &d["data"]["placeOrder"]["order"]["id"];
+    assert!(placed.is_string(), "{d}");
+    assert_eq!(&e["data"]["placeOrder"]["order"]["id"], placed, "{e}");
+    assert_eq!(stock_of(&app, &token).await, 0);
+    input["lines"][0]["quantity"] = json!(1);
+    let f = app.gql(PLACE, json!({ "i": input.clone() })).await;
+    assert_eq!(
+        codes(&f["data"]["placeOrder"]),
+        vec!["IDEMPOTENCY_CONFLICT"]
+    );
+    assert_eq!(app.count("orders").await, 3);
 }
 
 const STATUS: &str = "mutation($o: ID!, $s: OrderStatus!, $n: String) { updateOrderStatus(orderId: $o, status: $s, note: $n) { order { status paymentStatus nextStatuses } userErrors { code } } }";
