@@ -570,7 +570,8 @@ pub(crate) async fn plan_order(db: &Db, p: PlaceOrder) -> Result<Arc<Plan>> {
 }
 
 /// Answers for a written (or refused) order: the order, `OUT_OF_STOCK` for each line short of
-/// stock, or the winner of a concurrent retry with the same key.
+/// stock, or — for a retry, found by the key's unique index or by the stock it took being
+/// gone — the order already placed under the same key.
 pub(crate) async fn settle(db: &Db, plan: &Plan, written: Result<Written>) -> Result<Order> {
     let shop = &plan.shop;
     match written {
