@@ -616,8 +616,10 @@ pub async fn search(
 }
 
 /// The cart as shown, and its template values; a variant that no longer exists is dropped
-/// from the cart cookie too.
-async fn cart_context(v: &mut Visit) -> (carts::Cart, Value) {
+/// from the cart cookie too. When the catalog cannot be read, the answer is the error (503
+/// when the database is unavailable), not an empty cart that the visitor could take for a
+/// lost one.
+async fn cart_context(v: &mut Visit) -> Result<(carts::Cart, Value), Response> {
     let cart = match carts::view(&v.st.db, &v.cx.shop, &v.cart).await {
         Ok(cart) => {
             if let Some(kept) = v.cart.still_in(&cart) {
@@ -626,7 +628,7 @@ async fn cart_context(v: &mut Visit) -> (carts::Cart, Value) {
             }
             cart
         }
-        Err(_) => carts::Cart::default(),
+        Err(e) => return Err(crate::uploads_http::service_error(e)),
     };
     let lang = v.lang().to_string();
     let lines: Vec<Value> = cart
@@ -646,7 +648,7 @@ async fn cart_context(v: &mut Visit) -> (carts::Cart, Value) {
         "lines": lines, "subtotal": format_vnd(cart.subtotal), "shipping": format_vnd(cart.shipping),
         "total": format_vnd(cart.total), "empty": cart.lines.is_empty(), "can_checkout": cart.can_checkout(),
     });
-    (cart, ctx)
+    Ok((cart, ctx))
 }
 
 pub async fn cart(
@@ -655,7 +657,10 @@ pub async fn cart(
     headers: HeaderMap,
 ) -> Response {
     let mut v = visit!(st, cx, headers);
-    let (_, ctx) = cart_context(&mut v).await;
+    let (_, ctx) = match cart_context(&mut v).await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
     let title = format!(
         "{} – {}",
         if v.lang() == "en" {
@@ -784,7 +789,10 @@ async fn render_checkout(
     errors: HashMap<String, String>,
     key: &str,
 ) -> Response {
-    let (_, mut ctx) = cart_context(v).await;
+    let (_, mut ctx) = match cart_context(v).await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
     let lang = v.lang().to_string();
     let shop = &v.cx.shop;
     let mut methods = Vec::new();

@@ -121,8 +121,38 @@ storage_tests!(
     unpublished_and_hosts,
     cached_pages_stay_personal_and_fresh,
     a_cart_lives_in_its_shops_cookie,
-    a_cart_holds_fifty_items
+    a_cart_holds_fifty_items,
+    a_cart_is_not_shown_empty_when_the_database_fails
 );
+
+/// When the catalog cannot be read, the cart page and the checkout page answer 503 rather
+/// than an empty cart (which a visitor would take for a lost one); the cart cookie is kept.
+async fn a_cart_is_not_shown_empty_when_the_database_fails(app: TestApp) {
+    let (_, _, variant) = shop_with_product(&app, "default").await;
+    let mut v = Visitor::new(&app);
+    let csrf = v.get("/s/tiem/products/banh-pia").await.input("csrf");
+    let added = v
+        .post(
+            "/s/tiem/cart/add",
+            &[("csrf", &csrf), ("variant_id", &variant), ("quantity", "2")],
+        )
+        .await;
+    assert_eq!(added.status, 303);
+    assert_eq!(cart_count(&v.get("/s/tiem/cart").await), 2);
+    app.db.close().await;
+    for path in ["/s/tiem/cart", "/s/tiem/checkout"] {
+        let page = v.get(path).await;
+        assert_eq!(page.status, 503, "{path}: {}", page.body);
+        assert!(
+            !page.headers.contains_key("set-cookie")
+                || !page.headers["set-cookie"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("choso_cart="),
+            "{path} changed the cart cookie"
+        );
+    }
+}
 
 /// A cart holds 50 distinct items (the cookie stays well under a browser's 4 KB); the 51st is
 /// refused with the reason, and more of an item already in the cart is still taken.
