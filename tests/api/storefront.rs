@@ -92,6 +92,19 @@ impl Visitor {
         self.finish(r).await
     }
 
+    /// Adds `quantity` of a variant to the cart of shop `tiem`, with the page's token.
+    pub async fn add_to_cart(&mut self, csrf: &str, variant: &str, quantity: &str) -> Page {
+        self.post(
+            "/s/tiem/cart/add",
+            &[
+                ("csrf", csrf),
+                ("variant_id", variant),
+                ("quantity", quantity),
+            ],
+        )
+        .await
+    }
+
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let mut req = self
             .client
@@ -131,12 +144,7 @@ async fn a_cart_is_not_shown_empty_when_the_database_fails(app: TestApp) {
     let (_, _, variant) = shop_with_product(&app, "default").await;
     let mut v = Visitor::new(&app);
     let csrf = v.get("/s/tiem/products/banh-pia").await.input("csrf");
-    let added = v
-        .post(
-            "/s/tiem/cart/add",
-            &[("csrf", &csrf), ("variant_id", &variant), ("quantity", "2")],
-        )
-        .await;
+    let added = v.add_to_cart(&csrf, &variant, "2").await;
     assert_eq!(added.status, 303);
     assert_eq!(cart_count(&v.get("/s/tiem/cart").await), 2);
     app.db.close().await;
@@ -179,22 +187,12 @@ async fn a_cart_holds_fifty_items(app: TestApp) {
     let mut v = Visitor::new(&app);
     let csrf = v.get("/s/tiem/products/nut-ao").await.input("csrf");
     for id in &ids[..50] {
-        let r = v
-            .post(
-                "/s/tiem/cart/add",
-                &[("csrf", &csrf), ("variant_id", id), ("quantity", "1")],
-            )
-            .await;
+        let r = v.add_to_cart(&csrf, id, "1").await;
         assert_eq!(r.location.as_deref(), Some("/s/tiem/cart"));
     }
     let cookie = &v.cookies.iter().find(|(k, _)| k == "choso_cart").unwrap().1;
     assert!(cookie.len() < 2500, "{} bytes", cookie.len());
-    let full = v
-        .post(
-            "/s/tiem/cart/add",
-            &[("csrf", &csrf), ("variant_id", &ids[50]), ("quantity", "1")],
-        )
-        .await;
+    let full = v.add_to_cart(&csrf, &ids[50], "1").await;
     assert_eq!(
         full.location.as_deref(),
         Some("/s/tiem/products/nut-ao?error=CART_FULL")
@@ -204,12 +202,7 @@ async fn a_cart_holds_fifty_items(app: TestApp) {
         shown.body.contains("Giỏ hàng đã đầy."),
         "the reason, in Vietnamese"
     );
-    let more = v
-        .post(
-            "/s/tiem/cart/add",
-            &[("csrf", &csrf), ("variant_id", &ids[0]), ("quantity", "2")],
-        )
-        .await;
+    let more = v.add_to_cart(&csrf, &ids[0], "2").await;
     assert_eq!(more.location.as_deref(), Some("/s/tiem/cart"));
     assert_eq!(cart_count(&v.get("/s/tiem/cart").await), 52);
     // Changing a line: a quantity sets it, 0 removes it; bad input changes nothing.
@@ -266,12 +259,7 @@ async fn a_cart_lives_in_its_shops_cookie(app: TestApp) {
     let mut v = Visitor::new(&app);
     let csrf = v.get("/s/tiem/products/banh-pia").await.input("csrf");
     for (variant, qty) in [(&gone, "2"), (&kept, "1"), (&kept, "3")] {
-        let added = v
-            .post(
-                "/s/tiem/cart/add",
-                &[("csrf", &csrf), ("variant_id", variant), ("quantity", qty)],
-            )
-            .await;
+        let added = v.add_to_cart(&csrf, variant, qty).await;
         assert_eq!(added.status, 303);
         let set = added.headers["set-cookie"].to_str().unwrap();
         assert!(
@@ -301,12 +289,7 @@ async fn a_cart_lives_in_its_shops_cookie(app: TestApp) {
         ("NOSUCHVARIANT", "1", "/s/tiem/cart"),
         ("../../x", "1", "/s/tiem/cart"),
     ] {
-        let r = v
-            .post(
-                "/s/tiem/cart/add",
-                &[("csrf", &csrf), ("variant_id", variant), ("quantity", qty)],
-            )
-            .await;
+        let r = v.add_to_cart(&csrf, variant, qty).await;
         assert_eq!(
             (r.status, r.location.as_deref()),
             (303, Some(back)),
@@ -444,19 +427,9 @@ async fn cached_pages_stay_personal_and_fresh(app: TestApp) {
     assert_ne!(nonce(&pa), nonce(&pb));
     assert!(!pa.body.contains("chosoCART") && !pb.body.contains("chosoNONCE"));
     // B's token works for B (and A's does not).
-    let refused = b
-        .post(
-            "/s/tiem/cart/add",
-            &[("csrf", &ca), ("variant_id", &variant), ("quantity", "1")],
-        )
-        .await;
+    let refused = b.add_to_cart(&ca, &variant, "1").await;
     assert_eq!(refused.status, 403);
-    let added = b
-        .post(
-            "/s/tiem/cart/add",
-            &[("csrf", &cb), ("variant_id", &variant), ("quantity", "2")],
-        )
-        .await;
+    let added = b.add_to_cart(&cb, &variant, "2").await;
     assert_eq!(added.status, 303);
     let again = b.get("/s/tiem/products/banh-pia").await;
     assert!(
@@ -664,12 +637,7 @@ async fn cart_checkout_confirmation_and_tracking(app: TestApp) {
         )
         .await;
     assert_eq!(refused.status, 403);
-    let added = v
-        .post(
-            "/s/tiem/cart/add",
-            &[("csrf", &csrf), ("variant_id", &variant), ("quantity", "2")],
-        )
-        .await;
+    let added = v.add_to_cart(&csrf, &variant, "2").await;
     assert_eq!(added.status, 303);
     let cart = v.get("/s/tiem/cart").await;
     assert!(
