@@ -461,6 +461,26 @@ async fn cached_pages_stay_personal_and_fresh(app: TestApp) {
             .contains("<span class=\"cart-count\" aria-hidden=\"true\">2</span>"),
         "B's own cart count on a cached search page"
     );
+    // A hostile query is a cache key like any other: cut to 100 characters, shown escaped, and
+    // the second visitor's copy (from the cache) is the same page with their own marks.
+    let hostile = format!("{}{}", "|<b>x</b>\"'".repeat(40), "tail");
+    let url = format!("/s/tiem/search?q={}", urlencoding(&hostile));
+    let (first, cached) = (a.get(&url).await, b.get(&url).await);
+    for page in [&first, &cached] {
+        assert_eq!(page.status, 200);
+        assert!(!page.body.contains("<b>x</b>") && !page.body.contains("tail"));
+        let shown = page
+            .body
+            .split("value=\"")
+            .find(|p| p.starts_with('|'))
+            .unwrap_or("");
+        assert!(
+            shown.starts_with("|&lt;b&gt;x"),
+            "escaped in the box: {}",
+            &shown[..shown.len().min(200)]
+        );
+    }
+    assert_ne!(nonce(&first), nonce(&cached));
     // A change by the owner shows on the next visit.
     let pid = app
         .gql(
@@ -829,4 +849,17 @@ async fn subdomains_of_the_base_domain() {
     assert!(p.body.contains("Bánh pía"));
     v.host = Some("nope.choso.test".into());
     assert_eq!(v.get("/").await.status, 404);
+}
+
+/// Percent-encodes every byte but ASCII letters and digits.
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
