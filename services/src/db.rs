@@ -299,18 +299,23 @@ impl Db {
     }
 }
 
-/// Every SQLite connection's `busy_timeout` (ms), as the pragmas below set it.
+/// Every SQLite connection's `busy_timeout` (ms).
 const BUSY_TIMEOUT_MS: u32 = 5000;
+
+/// The writer's `journal_size_limit`: the size a restarted WAL file is trimmed back to
+/// (64 MB; see [`checkpoints`]).
+const WAL_SIZE_LIMIT: u64 = 64 << 20;
 
 /// Pool options for SQLite; the writer's connection leaves checkpoints to [`checkpoints`].
 fn sqlite_options(max: u32, writer: bool) -> AnyPoolOptions {
-    let pragmas = if writer {
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; \
-         PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0; \
-         PRAGMA journal_size_limit=67108864;"
-    } else {
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; \
+    let common = format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout={BUSY_TIMEOUT_MS}; \
          PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+    );
+    let pragmas = if writer {
+        format!("{common} PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={WAL_SIZE_LIMIT};")
+    } else {
+        common
     };
     AnyPoolOptions::new()
         .max_connections(max)
@@ -320,9 +325,12 @@ fn sqlite_options(max: u32, writer: bool) -> AnyPoolOptions {
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(move |conn, _meta| {
+            let pragmas = pragmas.clone();
             Box::pin(async move {
                 if conn.backend_name() == "SQLite" {
-                    sqlx::raw_sql(pragmas).execute(&mut *conn).await?;
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(pragmas))
+                        .execute(&mut *conn)
+                        .await?;
                 }
                 Ok(())
             })
@@ -513,6 +521,29 @@ mod tests {
             .execute(db.write())
             .await
             .expect("table");
+        let pragma = |pool: &AnyPool, name: &'static str| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
+                    .fetch_one(&pool)
+                    .await
+                    .expect(name)
+                    .try_get::<i64, _>(0)
+                    .expect("a number")
+            }
+        };
+        assert_eq!(
+            pragma(db.write(), "journal_size_limit").await,
+            WAL_SIZE_LIMIT as i64
+        );
+        assert_eq!(
+            pragma(db.write(), "busy_timeout").await,
+            BUSY_TIMEOUT_MS as i64
+        );
+        assert_eq!(
+            pragma(db.read(), "busy_timeout").await,
+            BUSY_TIMEOUT_MS as i64
+        );
         let wal = dir.join("t.db-wal");
         let (commits, size) = (3072usize, 64 * 1024);
         let mut largest = 0;
