@@ -199,11 +199,14 @@ async fn an_order_reads_once(backend: Backend, counter: &Statements) {
         "reads of the shop and of the variants for one order ({backend:?}): {seen:?}"
     );
     if backend == Backend::Postgres {
-        // The read, the order number, the line's stock, the members to tell, then the
-        // order's effects as two statements (`Batch::of_effects`) and the second NOTIFY.
+        // The read; the order number, the line's stock and the members to tell in one
+        // statement; the order's effects as two (`Batch::of_effects`). The NOTIFY that tells
+        // the other processes is sent after the commit, by a task of its own (not counted:
+        // it may land on either side of the window).
+        let in_order: Vec<&String> = seen.iter().filter(|s| !s.contains("pg_notify")).collect();
         assert_eq!(
-            seen.len(),
-            7,
+            in_order.len(),
+            4,
             "statements for one order on PostgreSQL: {seen:?}"
         );
     }

@@ -1,13 +1,16 @@
 //! The live order feed: "an order was placed in shop S". In one process it is a broadcast
-//! channel; on PostgreSQL the event goes through `NOTIFY choso_orders` and every process's
-//! listener forwards it into its own channel, so a subscriber on one node sees orders placed
-//! on another.
+//! channel; on PostgreSQL the event also goes through `NOTIFY choso_orders` and every other
+//! process's listener forwards it into its own channel, so a subscriber on one node sees
+//! orders placed on another.
 
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-use crate::tenancy::ShopId;
+use crate::{
+    db::{Backend, Db},
+    tenancy::ShopId,
+};
 
 pub const CHANNEL: &str = "choso_orders";
 
@@ -42,23 +45,64 @@ impl Feed {
         let _ = self.tx.send(ev);
     }
 
-    /// Parses a NOTIFY payload `shop:order`.
-    pub fn parse(payload: &str) -> Option<OrderPlaced> {
-        let (s, o) = payload.split_once(':')?;
-        Some(OrderPlaced {
-            shop_id: ShopId::new(s),
-            order_id: o.to_string(),
-        })
+    /// Parses a NOTIFY payload `node shop:order` ([`order_committed`]'s) into the process
+    /// that sent it and the order.
+    pub fn parse(payload: &str) -> Option<(&str, OrderPlaced)> {
+        let (node, rest) = payload.split_once(' ')?;
+        let (s, o) = rest.split_once(':')?;
+        Some((
+            node,
+            OrderPlaced {
+                shop_id: ShopId::new(s),
+                order_id: o.to_string(),
+            },
+        ))
     }
 }
 
-/// Adds to a transaction's batch the NOTIFY announcing an order on PostgreSQL: sent if and
-/// when the transaction commits; every process's listener, this one's included, delivers it.
-pub fn publish_in(shop: &ShopId, order_id: &str, batch: &mut crate::sql_batch::Batch) {
-    batch.push(
-        "SELECT pg_notify($1, $2)",
-        crate::args![CHANNEL, format!("{}:{}", shop.as_str(), order_id)],
-    );
+/// After an order committed: this process's subscribers hear of it at once and, on
+/// PostgreSQL, the other processes hear of it and of its shop's new stock through two
+/// NOTIFYs sent after the commit, in a statement of their own (the order's answer does not
+/// wait for it).
+///
+/// Not in the order's transaction: a transaction that has notified takes PostgreSQL's
+/// cluster-wide notification lock when it commits and holds it through its WAL flush, so
+/// orders committed one at a time, every shop's behind every other's (`benches/README.md`,
+/// session 10). The price: a process that dies between an order's commit and this NOTIFY
+/// leaves the other processes unaware of that order — their caches show that shop's stock
+/// as it was until its next change, their live feeds miss the order (a reload lists it);
+/// the order itself, its stock and its emails are committed.
+pub fn order_committed(db: &Db, shop: &ShopId, order_id: &str) {
+    db.feed().deliver(OrderPlaced {
+        shop_id: shop.clone(),
+        order_id: order_id.to_string(),
+    });
+    if db.backend() != Backend::Postgres {
+        return;
+    }
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let versions = db.versions();
+    let order = format!("{} {}:{order_id}", versions.node(), shop.as_str());
+    let stock = versions.stock_payload(shop.as_str());
+    let pool = db.write().clone();
+    rt.spawn(async move {
+        // Notifications are not durable (a listener hears them only while connected), so
+        // their transaction need not wait for its commit record to reach the disk.
+        let sent = sqlx::query(
+            "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2), pg_notify($3, $4)",
+        )
+        .bind(crate::versions::CHANNEL)
+        .bind(stock)
+        .bind(CHANNEL)
+        .bind(order)
+        .execute(&pool)
+        .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "NOTIFY of a placed order failed");
+        }
+    });
 }
 
 /// On PostgreSQL: listens for `choso_orders` and forwards into this process's feed,
@@ -83,7 +127,10 @@ pub fn spawn_listener(
                                     versions.apply_notification(n.payload());
                                 }
                                 Ok(n) => {
-                                    if let Some(ev) = Feed::parse(n.payload()) {
+                                    // This process delivered its own orders already.
+                                    if let Some((node, ev)) = Feed::parse(n.payload())
+                                        && node != versions.node()
+                                    {
                                         feed.deliver(ev);
                                     }
                                 }

@@ -414,14 +414,10 @@ pub async fn place_order(db: &Db, p: PlaceOrder) -> Result<Order> {
     let written = match db.backend() {
         Backend::Sqlite => db.order_commits().submit(db, plan.clone()).await,
         Backend::Postgres => {
-            // The other processes hear of the order and of the shop's new stock from NOTIFYs
-            // sent in the order's transaction (delivered when it commits; this process's
-            // listener forwards the order into its own feed).
-            let mut announce = Batch::of_effects();
-            crate::versions::announce_stock_in(db, &plan.shop.id, &mut announce);
-            feed::publish_in(&plan.shop.id, &plan.id, &mut announce);
+            // No NOTIFY in here: the other processes hear of the order after its commit
+            // (`feed::order_committed`, called by `settle`).
             let mut tx = db.begin().await?;
-            match write_order(&mut tx, &plan, announce).await {
+            match write_order(&mut tx, &plan).await {
                 Ok(Written::Placed(o)) => {
                     tx.commit().await?;
                     Ok(Written::Placed(o))
@@ -577,12 +573,7 @@ pub(crate) async fn settle(db: &Db, plan: &Plan, written: Result<Written>) -> Re
     match written {
         Ok(Written::Placed(order)) => {
             db.versions().bump_stock(shop.id.as_str());
-            if db.backend() == Backend::Sqlite {
-                db.feed().deliver(feed::OrderPlaced {
-                    shop_id: shop.id.clone(),
-                    order_id: order.id.clone(),
-                });
-            }
+            feed::order_committed(db, &shop.id, &order.id);
             Ok(*order)
         }
         Ok(Written::Short(short)) => {
@@ -670,12 +661,26 @@ pub(crate) enum Written {
 /// emails and the province's running totals ([`after_taking`]), followed by `also`. A `Short`
 /// leaves the transaction for the caller to roll back. (The group commit on SQLite runs the
 /// same two batches for many orders at once, each order in a savepoint of its own.)
-pub(crate) async fn write_order(tx: &mut Tx, plan: &Plan, also: Batch) -> Result<Written> {
-    let taken = take_batch(plan).run(tx).await?;
+/// Writes an order in `tx` on PostgreSQL: [`take_statement`], then the order's effects.
+pub(crate) async fn write_order(tx: &mut Tx, plan: &Plan) -> Result<Written> {
+    let (sql, args) = take_statement(plan);
+    let rows = crate::sql_batch::bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut taken: Vec<Vec<AnyRow>> = (0..plan.priced.len() + 2).map(|_| Vec::new()).collect();
+    for r in rows {
+        let part: i64 = r.try_get("part")?;
+        let slot = usize::try_from(part)
+            .ok()
+            .and_then(|i| taken.get_mut(i))
+            .ok_or_else(|| {
+                Error::Internal(format!("an order's first statement answered part {part}"))
+            })?;
+        slot.push(r);
+    }
     match after_taking(plan, &taken)? {
         Taken::Short(short) => Ok(Written::Short(short)),
-        Taken::Ready(order, mut write) => {
-            write.extend(also);
+        Taken::Ready(order, write) => {
             write.run(tx).await?;
             Ok(Written::Placed(order))
         }
@@ -715,6 +720,48 @@ pub(crate) fn take_batch(plan: &Plan) -> Batch {
     }
     take.push(crate::notify::MEMBER_EMAILS, args![shop_id]);
     take
+}
+
+/// [`take_batch`] as one statement, for PostgreSQL, where each statement is a round trip:
+/// the order number, then each line's stock, as data-modifying `WITH`s that the final
+/// `SELECT` reads in that order (the shop's row is locked first, as in the batch), and the
+/// members. Each row carries its statement's place in the batch (`part`) and the columns
+/// [`after_taking`] reads, so parting the rows by `part` gives what the batch would answer.
+fn take_statement(plan: &Plan) -> (String, Vec<crate::sql_batch::Arg>) {
+    let mut args = args![plan.shop.id.as_str(), plan.now];
+    let mut with = vec![
+        "n AS (UPDATE shops SET order_seq = order_seq + 1 WHERE id = $1 RETURNING order_seq)"
+            .to_string(),
+    ];
+    let mut select = vec![
+        "SELECT 0::bigint AS part, order_seq::bigint AS order_seq, NULL::bigint AS stock, \
+         NULL::boolean AS track_inventory, NULL::text AS email FROM n"
+            .to_string(),
+    ];
+    for (i, p) in plan.priced.iter().enumerate() {
+        let (q, v) = (args.len() + 1, args.len() + 2);
+        args.extend(args![p.quantity, &p.variant.id]);
+        with.push(format!(
+            "l{i} AS (UPDATE variants SET stock = CASE WHEN track_inventory = TRUE THEN stock - ${q} ELSE stock END, \
+             updated_at = $2 WHERE shop_id = $1 AND id = ${v} AND archived = FALSE \
+             AND (track_inventory = FALSE OR stock >= ${q}) RETURNING stock, track_inventory)"
+        ));
+        select.push(format!(
+            "SELECT {}::bigint, NULL::bigint, stock::bigint, track_inventory, NULL::text FROM l{i}",
+            i + 1
+        ));
+    }
+    select.push(format!(
+        "SELECT {}::bigint, NULL::bigint, NULL::bigint, NULL::boolean, m.email FROM ({}) m",
+        plan.priced.len() + 1,
+        crate::notify::MEMBER_EMAILS
+    ));
+    let sql = format!(
+        "WITH {} SELECT * FROM ({}) t ORDER BY part, email",
+        with.join(", "),
+        select.join(" UNION ALL ")
+    );
+    (sql, args)
 }
 
 /// Reads the rows of an order's first batch ([`take_batch`]) and builds the order and its
@@ -1559,10 +1606,10 @@ pub async fn expired_card_orders(db: &Db, now: i64, limit: i64) -> Result<Vec<(S
         "SELECT shop_id, id FROM orders WHERE payment_method = 'CARD' AND payment_status = 'PENDING' AND status = 'PENDING' \
          AND expires_at IS NOT NULL AND expires_at < $1 ORDER BY expires_at LIMIT $2",
     )
-    .bind(now)
-    .bind(limit)
-    .fetch_all(db.read())
-    .await?;
+        .bind(now)
+        .bind(limit)
+        .fetch_all(db.read())
+        .await?;
     rows.iter()
         .map(|r| {
             Ok((

@@ -303,7 +303,7 @@ fn one_statement(run: Vec<Statement>) -> (String, Vec<Arg>, usize) {
     (format!("WITH {with} {last}"), args, n)
 }
 
-fn bind(
+pub(crate) fn bind(
     mut q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>,
     args: Vec<Arg>,
 ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {

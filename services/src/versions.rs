@@ -7,9 +7,8 @@
 //!   [`ChangeGuard`], which bumps the version when the scope is made and again when its last
 //!   copy is dropped — after the service call it authorised has committed — so an answer
 //!   computed during a write is never kept past it (reads by members bump too: harmless);
-//! - after an order changes stock: placed (a bump after its commit; on PostgreSQL the
-//!   announcement is a NOTIFY in the order's transaction, [`announce_stock_in`]) or cancelled
-//!   ([`stock_changed`]).
+//! - after an order changes stock: placed (a bump after its commit; on PostgreSQL a NOTIFY
+//!   after it, `feed::order_committed`) or cancelled ([`stock_changed`]).
 //!
 //! Each shop also has a *settings* version, which moves with member actions but not with
 //! orders: the shop row (name, theme, payments, published) changes only through members, so
@@ -117,8 +116,13 @@ impl Versions {
         format!("{} {shop}", self.inner.node)
     }
 
+    /// This process's name in the notifications it sends.
+    pub(crate) fn node(&self) -> &str {
+        &self.inner.node
+    }
+
     /// The payload announcing a change of `shop`'s stock from this process.
-    fn stock_payload(&self, shop: &str) -> String {
+    pub(crate) fn stock_payload(&self, shop: &str) -> String {
         format!("{} {shop} {STOCK}", self.inner.node)
     }
 
@@ -141,16 +145,6 @@ impl Versions {
 pub async fn stock_changed(db: &Db, shop: &ShopId) {
     db.versions().bump_stock(shop.as_str());
     announce(db, db.versions().stock_payload(shop.as_str())).await;
-}
-
-/// Adds to a transaction's batch the NOTIFY telling the other processes (PostgreSQL) that the
-/// shop's stock changed: sent if and when the transaction commits, without a round trip of
-/// its own. The caller bumps this process's copy after the commit.
-pub fn announce_stock_in(db: &Db, shop: &ShopId, batch: &mut crate::sql_batch::Batch) {
-    batch.push(
-        "SELECT pg_notify($1, $2)",
-        crate::args![CHANNEL, db.versions().stock_payload(shop.as_str())],
-    );
 }
 
 /// Tells the other processes (PostgreSQL) of a change (`payload` as the listeners read it).

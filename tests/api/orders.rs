@@ -1016,6 +1016,59 @@ async fn order_feed_over_websocket(app: TestApp) {
         m["payload"]["data"]["orderPlaced"],
         json!({ "number": "#1001", "total": { "amount": "120000" }, "customer": { "name": "Lê Thị Khách" } })
     );
+    // Once: on PostgreSQL the server delivers its own order and its listener skips the
+    // NOTIFY that tells the other processes.
+    if let Ok(Some(Ok(msg))) =
+        tokio::time::timeout(std::time::Duration::from_millis(1500), ws.next()).await
+    {
+        let m: Value = serde_json::from_str(msg.to_text().unwrap_or("{}")).unwrap_or_default();
+        assert_ne!(m["type"], "next", "the order reached the feed twice: {m}");
+    }
+}
+
+/// Two servers on one PostgreSQL database: an order placed on one that takes the last unit
+/// shows as sold out on the other, whose cached public answer said "available" (the stock
+/// announcement after the order's commit moves the other server's version of the shop).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_change_crosses_servers_on_postgres() {
+    let Some(a) = crate::helpers::spawn_postgres_app().await else {
+        return;
+    };
+    let url = a.database_url.clone();
+    let b =
+        crate::helpers::spawn_app_with(choso_services::Backend::Postgres, |c| c.database_url = url)
+            .await
+            .unwrap();
+    let (_, _, variant) = open_shop(&a, 1).await;
+    async fn available(app: &TestApp) -> Value {
+        let v = app
+            .gql(
+                "{ shop(slug: \"tiem\") { product(handle: \"banh-pia\") { variants { available } } } }",
+                json!({}),
+            )
+            .await;
+        v["data"]["shop"]["product"]["variants"][0]["available"].clone()
+    }
+    // Once the second server listens (its listener marks every shop changed when it
+    // connects), read twice there: the answer is now in its cache.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(available(&b).await, json!(true));
+    assert_eq!(available(&b).await, json!(true));
+    let v = a.gql(PLACE, json!({ "i": order_input(&variant, 1) })).await;
+    assert_eq!(v["data"]["placeOrder"]["userErrors"], json!([]), "{v}");
+    let mut seen = json!(true);
+    for _ in 0..50 {
+        seen = available(&b).await;
+        if seen == json!(false) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        seen,
+        json!(false),
+        "the other server still shows the last unit for sale"
+    );
 }
 
 /// Two servers on one PostgreSQL database: an order placed on one reaches a subscriber of
