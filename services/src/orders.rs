@@ -1600,12 +1600,15 @@ pub async fn set_payment_intent(db: &Db, order: &Order, intent: &str) -> Result<
     Ok(())
 }
 
+/// The expiry worker's query; its conditions are those of the partial index
+/// `orders_expiry_idx`, which holds only these orders (migration 0011).
+const EXPIRED_CARD_ORDERS: &str = "SELECT shop_id, id FROM orders WHERE payment_method = 'CARD' \
+     AND payment_status = 'PENDING' AND status = 'PENDING' AND expires_at IS NOT NULL \
+     AND expires_at < $1 ORDER BY expires_at LIMIT $2";
+
 /// Card orders still unpaid after their deadline (the expiry worker cancels them).
 pub async fn expired_card_orders(db: &Db, now: i64, limit: i64) -> Result<Vec<(ShopId, String)>> {
-    let rows = sqlx::query(
-        "SELECT shop_id, id FROM orders WHERE payment_method = 'CARD' AND payment_status = 'PENDING' AND status = 'PENDING' \
-         AND expires_at IS NOT NULL AND expires_at < $1 ORDER BY expires_at LIMIT $2",
-    )
+    let rows = sqlx::query(EXPIRED_CARD_ORDERS)
         .bind(now)
         .bind(limit)
         .fetch_all(db.read())
@@ -1755,4 +1758,39 @@ pub async fn stats(db: &Db, scope: &ShopScope, from: i64, to: i64) -> Result<Sta
         top_products,
         by_day,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The expiry worker's query implies the partial index's conditions, so it is answered
+    /// from that index (SQLite's plan names it) rather than by a scan of every order: a
+    /// condition changed on one side only would quietly stop the index from being used.
+    #[tokio::test]
+    async fn the_expiry_query_reads_its_partial_index() {
+        let dir = std::env::temp_dir().join(format!("choso-expiry-{}", new_id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()))
+            .await
+            .expect("connect");
+        db.migrate().await.expect("migrate");
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {EXPIRED_CARD_ORDERS}"
+        )))
+        .bind(0_i64)
+        .bind(10_i64)
+        .fetch_all(db.read())
+        .await
+        .expect("plan")
+        .iter()
+        .map(|r| r.try_get::<String, _>("detail").unwrap_or_default())
+        .collect();
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("USING INDEX orders_expiry_idx")),
+            "{plan:?}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
