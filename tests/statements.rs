@@ -97,6 +97,18 @@ async fn app_with_shop(backend: Backend) -> Option<(helpers::TestApp, String, St
         Backend::Sqlite => helpers::spawn_app(backend).await,
         Backend::Postgres => helpers::spawn_postgres_app().await?,
     };
+    if backend == Backend::Postgres {
+        // The feed listener's `LISTEN`, and the bump of every shop's version it makes once
+        // connected (a shop read after it), are its own: wait for it before anything counts.
+        let start = std::time::Instant::now();
+        while app.db.versions().current("").0 == 0 {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "the feed listener did not connect"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
     let (token, _) = app.register("owner@example.vn").await;
     let v = app
         .gql_as(&token, "mutation { createShop(input: { name: \"Shop\", phone: \"0905123456\", theme: \"grid\" }) { shop { id } } }", json!({}))

@@ -16,7 +16,10 @@ use sqlx::{
     migrate::{Migration, MigrationType, Migrator},
 };
 
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    readers::Readers,
+};
 
 static SQLITE_MIGRATIONS: Dir = include_dir!("$CARGO_MANIFEST_DIR/../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Dir = include_dir!("$CARGO_MANIFEST_DIR/../migrations/postgres");
@@ -47,7 +50,7 @@ impl Backend {
 /// The database handle shared by every service: cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
-    read: AnyPool,
+    read: crate::readers::Readers,
     write: AnyPool,
     backend: Backend,
     feed: crate::feed::Feed,
@@ -98,7 +101,7 @@ const RESTART_WAIT_MS: u32 = 10;
 /// there: it copies what the passive checkpoint left, waits up to [`RESTART_WAIT_MS`] for
 /// readers on an older snapshot, and the next commit writes from the start of the WAL file
 /// again (`journal_size_limit` trims the file back to 64 MB).
-async fn checkpoints(pool: AnyPool, write: AnyPool) {
+async fn checkpoints(pool: Readers, write: AnyPool) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -174,7 +177,10 @@ impl Db {
                     .after_release(|conn, _meta| Box::pin(sqlite_writer_is_clean(conn)))
                     .connect(&url)
                     .await?;
-                let read = sqlite_options(4, false).connect(&url).await?;
+                let read = Readers::new(
+                    sqlite_options(READERS, false).connect(&url).await?,
+                    READERS as usize,
+                );
                 let checkpoints = Some(std::sync::Arc::new(AbortOnDrop(tokio::spawn(
                     checkpoints(read.clone(), write.clone()),
                 ))));
@@ -191,15 +197,21 @@ impl Db {
                 })
             }
             Backend::Postgres => {
-                let pool = AnyPoolOptions::new()
-                    .max_connections(16)
-                    .min_connections(0)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect(url)
-                    .await?;
+                let pool = |max: u32| {
+                    AnyPoolOptions::new()
+                        .max_connections(max)
+                        .min_connections(0)
+                        // No ping before each use: a connection that died (a restart of
+                        // the server) fails its statement with a connection error, which
+                        // answers 503, and sqlx closes it when it comes back.
+                        .test_before_acquire(false)
+                        .acquire_timeout(Duration::from_secs(5))
+                        .connect(url)
+                };
+                let read = Readers::new(pool(PG_READERS).await?, PG_READERS as usize);
                 Ok(Db {
-                    read: pool.clone(),
-                    write: pool,
+                    read,
+                    write: pool(PG_WRITERS).await?,
                     backend,
                     feed: Default::default(),
                     versions: Default::default(),
@@ -271,8 +283,8 @@ impl Db {
         })
     }
 
-    /// The pool for reads.
-    pub fn read(&self) -> &AnyPool {
+    /// The connections for reads (an sqlx executor, like a pool).
+    pub fn read(&self) -> &Readers {
         &self.read
     }
 
@@ -298,6 +310,12 @@ impl Db {
         self.write.close().await;
     }
 }
+
+/// SQLite read connections (each has its own thread).
+const READERS: u32 = 4;
+/// PostgreSQL connections for reads, and for writes (order transactions, member writes).
+const PG_READERS: u32 = 8;
+const PG_WRITERS: u32 = 16;
 
 /// Every SQLite connection's `busy_timeout` (ms).
 const BUSY_TIMEOUT_MS: u32 = 5000;
@@ -540,10 +558,13 @@ mod tests {
             pragma(db.write(), "busy_timeout").await,
             BUSY_TIMEOUT_MS as i64
         );
-        assert_eq!(
-            pragma(db.read(), "busy_timeout").await,
-            BUSY_TIMEOUT_MS as i64
-        );
+        let read_timeout: i64 = sqlx::query("PRAGMA busy_timeout")
+            .fetch_one(db.read())
+            .await
+            .expect("busy_timeout")
+            .try_get(0)
+            .expect("a number");
+        assert_eq!(read_timeout, BUSY_TIMEOUT_MS as i64);
         let wal = dir.join("t.db-wal");
         let (commits, size) = (3072usize, 64 * 1024);
         let mut largest = 0;

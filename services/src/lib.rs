@@ -18,6 +18,7 @@ pub mod markdown;
 pub mod notify;
 pub mod orders;
 pub mod provinces;
+pub mod readers;
 pub mod reconcile;
 pub mod settings;
 pub mod shop_cache;
