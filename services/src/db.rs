@@ -50,7 +50,7 @@ impl Backend {
 /// The database handle shared by every service: cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
-    read: crate::readers::Readers,
+    read: Readers,
     write: AnyPool,
     backend: Backend,
     feed: crate::feed::Feed,
@@ -205,6 +205,9 @@ impl Db {
                         // the server) fails its statement with a connection error, which
                         // answers 503, and sqlx closes it when it comes back.
                         .test_before_acquire(false)
+                        // …and none is used after a long wait: closed after a minute
+                        // unused (the readers ping theirs: `readers::RECHECK_AFTER`).
+                        .idle_timeout(Duration::from_secs(60))
                         .acquire_timeout(Duration::from_secs(5))
                         .connect(url)
                 };

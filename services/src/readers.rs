@@ -6,20 +6,28 @@
 //! a checkout makes three, so [`Readers`] keeps its connections instead: a semaphore bounds
 //! them (the pool's size), an idle stack holds them between uses, and one goes back to sqlx
 //! (which pings it, then keeps or closes it) only when its statement failed or was dropped
-//! before it finished, the cases the ping is for.
+//! before it finished, the cases the ping is for. A connection that waited in the stack
+//! longer than [`RECHECK_AFTER`] is pinged before it serves again, as sqlx would: on
+//! PostgreSQL a firewall or the server may have dropped it in the meantime.
 //!
 //! `&Readers` is an sqlx [`Executor`], so `query.fetch_all(db.read())` reads as before. Rows
 //! are gathered before they are handed on (every read here wants them all, or one).
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use futures_util::{StreamExt, TryStreamExt, future::BoxFuture, stream::BoxStream};
 use sqlx::{
-    Any, AnyPool, Database, Either, Execute, Executor,
+    Any, AnyPool, Connection, Database, Either, Execute, Executor,
     any::{AnyQueryResult, AnyRow},
     pool::PoolConnection,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// How long a connection may wait unused before it is pinged on its next use.
+pub const RECHECK_AFTER: Duration = Duration::from_secs(30);
 
 /// The read connections of one database: cheap to clone.
 #[derive(Clone, Debug)]
@@ -31,9 +39,13 @@ pub struct Readers {
 struct Inner {
     pool: AnyPool,
     permits: Arc<Semaphore>,
-    /// Connections between uses; `None` once closed.
-    idle: Mutex<Option<Vec<PoolConnection<Any>>>>,
+    /// Connections between uses, with the time each came back; `None` once closed.
+    idle: Mutex<Option<Vec<Idle>>>,
+    recheck_after: Duration,
 }
+
+/// A connection between uses, and when it came back.
+type Idle = (PoolConnection<Any>, Instant);
 
 /// A read connection for one use; back to the idle stack when dropped after a statement that
 /// finished, else back to sqlx's pool.
@@ -48,11 +60,16 @@ pub struct Reader {
 impl Readers {
     /// Readers over `pool`, at most `size` at a time (the pool's `max_connections`).
     pub fn new(pool: AnyPool, size: usize) -> Readers {
+        Readers::rechecking_after(pool, size, RECHECK_AFTER)
+    }
+
+    fn rechecking_after(pool: AnyPool, size: usize, recheck_after: Duration) -> Readers {
         Readers {
             inner: Arc::new(Inner {
                 pool,
                 permits: Arc::new(Semaphore::new(size)),
                 idle: Mutex::new(Some(Vec::with_capacity(size))),
+                recheck_after,
             }),
         }
     }
@@ -73,7 +90,16 @@ impl Readers {
             Err(_) => None,
         };
         let conn = match idle {
-            Some(c) => c,
+            Some((mut c, since)) if since.elapsed() >= self.inner.recheck_after => {
+                if c.ping().await.is_ok() {
+                    c
+                } else {
+                    // sqlx closes it on its way back; a new one takes its place.
+                    drop(c);
+                    self.inner.pool.acquire().await?
+                }
+            }
+            Some((c, _)) => c,
             None => self.inner.pool.acquire().await?,
         };
         Ok(Reader {
@@ -121,7 +147,7 @@ impl Drop for Reader {
         if let Ok(mut idle) = self.inner.idle.lock()
             && let Some(stack) = idle.as_mut()
         {
-            stack.push(conn);
+            stack.push((conn, Instant::now()));
         }
         // Closed (or a poisoned lock): `conn` drops here, back to the closing pool.
     }
@@ -303,5 +329,47 @@ mod tests {
             "{refused:?}"
         );
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// A PostgreSQL connection that died while it waited (its backend terminated, as a
+    /// firewall or a restart would) is pinged before its next use and replaced: the read
+    /// is answered. Without the recheck it fails.
+    #[tokio::test]
+    async fn a_connection_that_died_while_idle_is_replaced() {
+        let Ok(url) = std::env::var("CHOSO_TEST_POSTGRES_URL") else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CHOSO_TEST_POSTGRES_URL must be set in CI"
+            );
+            eprintln!("CHOSO_TEST_POSTGRES_URL not set: skipping");
+            return;
+        };
+        sqlx::any::install_default_drivers();
+        let pool = |size| {
+            AnyPoolOptions::new()
+                .max_connections(size)
+                .test_before_acquire(false)
+                .connect(&url)
+        };
+        let admin = pool(1).await.expect("connect");
+        for (recheck, answered) in [(Duration::ZERO, true), (Duration::MAX, false)] {
+            let r = Readers::rechecking_after(pool(1).await.expect("connect"), 1, recheck);
+            let pid: i32 = sqlx::query("SELECT pg_backend_pid()")
+                .fetch_one(&r)
+                .await
+                .expect("pid")
+                .try_get(0)
+                .expect("a number");
+            sqlx::query("SELECT pg_terminate_backend($1)")
+                .bind(pid)
+                .execute(&admin)
+                .await
+                .expect("terminate");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let read = sqlx::query("SELECT 1").fetch_one(&r).await;
+            assert_eq!(read.is_ok(), answered, "recheck after {recheck:?}");
+            close(&r).await;
+        }
+        admin.close().await;
     }
 }
