@@ -107,7 +107,8 @@ fn not_for_sale() -> Error {
 }
 
 /// The cart with `quantity` more of a variant (published and for sale in this shop; the
-/// line's quantity stops at [`MAX_QUANTITY`]). One read, no write.
+/// line's quantity stops at [`MAX_QUANTITY`]). At most one read (none when the variant is
+/// kept in memory, `crate::for_sale_cache`), no write.
 pub async fn add(
     db: &Db,
     shop: &Shop,
@@ -125,7 +126,7 @@ pub async fn add(
     if !valid_id(variant_id) {
         return Err(not_for_sale());
     }
-    let found = catalog::for_sale(db, &shop.id, &[variant_id.to_string()]).await?;
+    let found = crate::for_sale_cache::for_sale(db, &shop.id, &[variant_id.to_string()]).await?;
     let Some(v) = found
         .get(variant_id)
         .filter(|f| f.product_title.is_some() && !f.variant.archived)

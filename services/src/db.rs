@@ -56,6 +56,7 @@ pub struct Db {
     feed: crate::feed::Feed,
     versions: crate::versions::Versions,
     shop_cache: std::sync::Arc<crate::shop_cache::ShopCache>,
+    for_sale_cache: std::sync::Arc<crate::for_sale_cache::ForSaleCache>,
     order_commits: std::sync::Arc<crate::orders::group_commit::GroupCommit>,
     url: std::sync::Arc<str>,
     /// SQLite: the task copying the WAL into the database file (ends with the last handle).
@@ -191,6 +192,7 @@ impl Db {
                     feed: Default::default(),
                     versions: Default::default(),
                     shop_cache: Default::default(),
+                    for_sale_cache: Default::default(),
                     order_commits: Default::default(),
                     url: url.as_str().into(),
                     _checkpoints: checkpoints,
@@ -219,6 +221,7 @@ impl Db {
                     feed: Default::default(),
                     versions: Default::default(),
                     shop_cache: Default::default(),
+                    for_sale_cache: Default::default(),
                     order_commits: Default::default(),
                     url: url.into(),
                     _checkpoints: None,
@@ -272,6 +275,11 @@ impl Db {
     /// Shops by slug kept per content version (`crate::shop_cache`).
     pub fn shop_cache(&self) -> &crate::shop_cache::ShopCache {
         &self.shop_cache
+    }
+
+    /// Variants for sale kept per settings and stock version (`crate::for_sale_cache`).
+    pub fn for_sale_cache(&self) -> &crate::for_sale_cache::ForSaleCache {
+        &self.for_sale_cache
     }
 
     /// On PostgreSQL, starts forwarding `NOTIFY` order events into this process's feed (and

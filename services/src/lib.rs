@@ -13,6 +13,7 @@ pub mod csv;
 pub mod db;
 pub mod error;
 pub mod feed;
+pub mod for_sale_cache;
 pub mod ids;
 pub mod markdown;
 pub mod notify;

@@ -508,10 +508,11 @@ pub(crate) async fn plan_order(db: &Db, p: PlaceOrder) -> Result<Arc<Plan>> {
             "At most 100 characters.",
         ));
     }
-    // Load the variants with their products' titles, in one read (prices are the server's,
-    // never the client's).
+    // The variants with their products' titles, in one read or from memory (prices are the
+    // server's, never the client's).
+    let stock_version = db.versions().stock(shop.id.as_str());
     let ids: Vec<String> = wanted.keys().cloned().collect();
-    let mut on_sale = catalog::for_sale(db, &shop.id, &ids).await?;
+    let mut on_sale = crate::for_sale_cache::for_sale(db, &shop.id, &ids).await?;
     let mut priced = Vec::new();
     for (vid, q) in &wanted {
         let Some(found) = on_sale.remove(vid) else {
@@ -562,6 +563,7 @@ pub(crate) async fn plan_order(db: &Db, p: PlaceOrder) -> Result<Arc<Plan>> {
         total,
         key,
         hash,
+        stock_version,
     }))
 }
 
@@ -571,10 +573,11 @@ pub(crate) async fn plan_order(db: &Db, p: PlaceOrder) -> Result<Arc<Plan>> {
 pub(crate) async fn settle(db: &Db, plan: &Plan, written: Result<Written>) -> Result<Order> {
     let shop = &plan.shop;
     match written {
-        Ok(Written::Placed(order)) => {
-            db.versions().bump_stock(shop.id.as_str());
-            feed::order_committed(db, &shop.id, &order.id);
-            Ok(*order)
+        Ok(Written::Placed(placed)) => {
+            db.versions().bump_ordered(shop.id.as_str());
+            crate::for_sale_cache::taken(db, &shop.id, plan.stock_version, &placed.left);
+            feed::order_committed(db, &shop.id, &placed.order.id);
+            Ok(placed.order)
         }
         Ok(Written::Short(short)) => {
             // A retry of an order that took the last items: its order, not OUT_OF_STOCK.
@@ -635,6 +638,8 @@ pub(crate) struct Plan {
     total: i64,
     key: Option<String>,
     hash: String,
+    /// The shop's stock version before the order was written (`for_sale_cache::taken`).
+    stock_version: crate::versions::Version,
 }
 
 /// One line of a [`Plan`]: the variant as read before the order, its product's title, how many.
@@ -645,10 +650,17 @@ pub(crate) struct Priced {
     quantity: i64,
 }
 
+/// An order written, and the stock its lines left: per variant, when it tracks stock.
+#[derive(Debug)]
+pub(crate) struct Placed {
+    pub(crate) order: Order,
+    pub(crate) left: Vec<(String, Option<i64>)>,
+}
+
 /// What writing a [`Plan`] did.
 #[derive(Debug)]
 pub(crate) enum Written {
-    Placed(Box<Order>),
+    Placed(Box<Placed>),
     /// Nothing: these variants had too little stock left.
     Short(Vec<String>),
 }
@@ -691,7 +703,7 @@ pub(crate) async fn write_order(tx: &mut Tx, plan: &Plan) -> Result<Written> {
 #[derive(Debug)]
 pub(crate) enum Taken {
     /// The stock was taken: the order, and the batch that writes it.
-    Ready(Box<Order>, Batch),
+    Ready(Box<Placed>, Batch),
     /// Nothing may be written: these variants had too little stock left.
     Short(Vec<String>),
 }
@@ -780,6 +792,7 @@ pub(crate) fn after_taking(plan: &Plan, taken: &[Vec<AnyRow>]) -> Result<Taken> 
         total,
         key,
         hash,
+        stock_version: _,
     } = plan;
     let (id, now, subtotal, shipping, total) = (id.clone(), *now, *subtotal, *shipping, *total);
     let shop_id = shop.id.as_str();
@@ -967,7 +980,12 @@ pub(crate) fn after_taking(plan: &Plan, taken: &[Vec<AnyRow>]) -> Result<Taken> 
     );
     crate::notify::order_placed(&mut write, shop, contact.email.as_deref(), &members, &mail);
     crate::support::on_order(&mut write, &shop.id, total, now);
-    Ok(Taken::Ready(Box::new(order), write))
+    let left = priced
+        .iter()
+        .zip(left)
+        .map(|(p, left)| (p.variant.id.clone(), left))
+        .collect();
+    Ok(Taken::Ready(Box::new(Placed { order, left }), write))
 }
 
 fn replay(existing: (Order, Option<String>), hash: &str) -> Result<Order> {

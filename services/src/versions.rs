@@ -15,6 +15,12 @@
 //! the cache of shop rows (`shop_cache`) is keyed by it and survives the orders, while the
 //! caches of answers that show stock are keyed by the content version.
 //!
+//! And a *stock* version, which moves with every change of stock except the orders this
+//! process places (member actions, cancellations, other processes' orders): the cache of
+//! variants for sale (`for_sale_cache`) is keyed by it and the settings version, and an order
+//! placed here forgets the variants it took from that cache itself, so the other variants'
+//! entries survive it.
+//!
 //! On PostgreSQL a change is also announced with `NOTIFY choso_shops`, and every process's
 //! listener bumps its own copy; when the listener (re)connects it bumps every shop (the
 //! `epoch`), since notifications sent while it was away are lost.
@@ -49,8 +55,8 @@ struct Inner {
     /// This process, in the notifications it sends (it has bumped its own copy already).
     node: String,
     epoch: AtomicU64,
-    /// Per shop: (content, settings).
-    shops: RwLock<HashMap<String, (u64, u64)>>,
+    /// Per shop: (content, settings, stock).
+    shops: RwLock<HashMap<String, Counters>>,
 }
 
 impl Default for Inner {
@@ -66,41 +72,63 @@ impl Default for Inner {
 /// A version as cached answers compare it: (epoch, shop counter).
 pub type Version = (u64, u64);
 
+/// A shop's counters: content, settings, stock (see the module comment).
+type Counters = (u64, u64, u64);
+
 impl Versions {
-    fn counters(&self, shop: &str) -> (u64, (u64, u64)) {
+    fn counters(&self, shop: &str) -> (u64, Counters) {
         let epoch = self.inner.epoch.load(Ordering::Acquire);
         let n = self
             .inner
             .shops
             .read()
             .map(|m| m.get(shop).copied().unwrap_or_default())
-            .unwrap_or((u64::MAX, u64::MAX));
+            .unwrap_or((u64::MAX, u64::MAX, u64::MAX));
         (epoch, n)
     }
 
     /// The shop's current content version (anything public, stock included).
     pub fn current(&self, shop: &str) -> Version {
-        let (epoch, (content, _)) = self.counters(shop);
+        let (epoch, (content, _, _)) = self.counters(shop);
         (epoch, content)
     }
 
     /// The shop's current settings version (its row: moved by member actions only).
     pub fn settings(&self, shop: &str) -> Version {
-        let (epoch, (_, settings)) = self.counters(shop);
+        let (epoch, (_, settings, _)) = self.counters(shop);
         (epoch, settings)
     }
 
-    /// Marks the shop changed in this process (content and settings).
+    /// The shop's current stock version: moved by every change of stock except the orders
+    /// this process places.
+    pub fn stock(&self, shop: &str) -> Version {
+        let (epoch, (_, _, stock)) = self.counters(shop);
+        (epoch, stock)
+    }
+
+    /// Marks the shop changed in this process (content, settings and stock).
     pub fn bump(&self, shop: &str) {
         if let Ok(mut m) = self.inner.shops.write() {
-            let (content, settings) = m.entry(shop.to_string()).or_default();
+            let (content, settings, stock) = m.entry(shop.to_string()).or_default();
             *content += 1;
             *settings += 1;
+            *stock += 1;
         }
     }
 
-    /// Marks the shop's stock changed in this process (its content, not its settings).
+    /// Marks the shop's stock changed in this process (its content and stock, not its
+    /// settings): a cancellation, or another process's order.
     pub fn bump_stock(&self, shop: &str) {
+        if let Ok(mut m) = self.inner.shops.write() {
+            let (content, _, stock) = m.entry(shop.to_string()).or_default();
+            *content += 1;
+            *stock += 1;
+        }
+    }
+
+    /// Marks the shop's content changed by an order this process placed (not its stock
+    /// version: the caller forgets the variants the order took, `for_sale_cache::forget`).
+    pub fn bump_ordered(&self, shop: &str) {
         if let Ok(mut m) = self.inner.shops.write() {
             m.entry(shop.to_string()).or_default().0 += 1;
         }
@@ -241,5 +269,26 @@ mod tests {
         assert_eq!((v.current("a"), v.settings("a")), (c3, s3));
         v.bump_all();
         assert_ne!(v.settings("a"), s3);
+    }
+
+    #[test]
+    fn the_stock_version_moves_with_stock_but_not_with_orders_placed_here() {
+        let v = Versions::default();
+        let (c0, s0, k0) = (v.current("a"), v.settings("a"), v.stock("a"));
+        v.bump_ordered("a");
+        assert_ne!(v.current("a"), c0);
+        assert_eq!((v.settings("a"), v.stock("a")), (s0, k0));
+        v.bump_stock("a");
+        assert_ne!(v.stock("a"), k0);
+        assert_eq!(v.settings("a"), s0);
+        let k1 = v.stock("a");
+        v.apply_notification("othernode a stock");
+        assert_ne!(v.stock("a"), k1);
+        let k2 = v.stock("a");
+        v.bump("a");
+        assert_ne!(v.stock("a"), k2);
+        let k3 = v.stock("a");
+        v.bump_all();
+        assert_ne!(v.stock("a"), k3);
     }
 }

@@ -12,7 +12,7 @@ use axum::{
 use choso_services::{
     Error, carts,
     catalog::{self, ProductQuery, Visibility},
-    checkout,
+    checkout, for_sale_cache,
     orders::{self, PaymentMethod, PlaceOrder},
     provinces,
     shops::Shop,
@@ -726,11 +726,12 @@ pub async fn cart_add(
         Err(Error::Invalid(errs)) => {
             let code = errs.first().map(|e| e.code.clone()).unwrap_or_default();
             // Back to the product with the reason when it is on sale, else to the cart.
-            let handle = catalog::for_sale(&st.db, &v.cx.shop.id, std::slice::from_ref(&vid))
-                .await
-                .ok()
-                .and_then(|mut found| found.remove(&vid))
-                .and_then(|f| f.product_handle);
+            let handle =
+                for_sale_cache::for_sale(&st.db, &v.cx.shop.id, std::slice::from_ref(&vid))
+                    .await
+                    .ok()
+                    .and_then(|mut found| found.remove(&vid))
+                    .and_then(|f| f.product_handle);
             let back = match handle {
                 Some(h) => v.link(&format!("/products/{h}?error={code}")),
                 None => v.link("/cart"),

@@ -1027,8 +1027,9 @@ async fn order_feed_over_websocket(app: TestApp) {
 }
 
 /// Two servers on one PostgreSQL database: an order placed on one that takes the last unit
-/// shows as sold out on the other, whose cached public answer said "available" (the stock
-/// announcement after the order's commit moves the other server's version of the shop).
+/// shows as sold out on the other, whose cached public answer said "available", and can no
+/// longer be put in a cart there, where the variant was kept in memory (the stock
+/// announcement after the order's commit moves the other server's versions of the shop).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_change_crosses_servers_on_postgres() {
     let Some(a) = crate::helpers::spawn_postgres_app().await else {
@@ -1054,6 +1055,12 @@ async fn stock_change_crosses_servers_on_postgres() {
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     assert_eq!(available(&b).await, json!(true));
     assert_eq!(available(&b).await, json!(true));
+    let mut visitor = crate::storefront::Visitor::new(&b);
+    let csrf = visitor.get("/s/tiem/products/banh-pia").await.input("csrf");
+    for _ in 0..2 {
+        let added = visitor.add_to_cart(&csrf, &variant, "1").await;
+        assert_eq!(added.location.as_deref(), Some("/s/tiem/cart"));
+    }
     let v = a.gql(PLACE, json!({ "i": order_input(&variant, 1) })).await;
     assert_eq!(v["data"]["placeOrder"]["userErrors"], json!([]), "{v}");
     let mut seen = json!(true);
@@ -1068,6 +1075,12 @@ async fn stock_change_crosses_servers_on_postgres() {
         seen,
         json!(false),
         "the other server still shows the last unit for sale"
+    );
+    let added = visitor.add_to_cart(&csrf, &variant, "1").await;
+    assert_eq!(
+        added.location.as_deref(),
+        Some("/s/tiem/products/banh-pia?error=OUT_OF_STOCK"),
+        "the other server put the sold-out unit in a cart"
     );
 }
 

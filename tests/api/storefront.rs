@@ -135,8 +135,95 @@ storage_tests!(
     cached_pages_stay_personal_and_fresh,
     a_cart_lives_in_its_shops_cookie,
     a_cart_holds_fifty_items,
-    a_cart_is_not_shown_empty_when_the_database_fails
+    a_cart_is_not_shown_empty_when_the_database_fails,
+    a_cart_follows_sales_cancellations_and_price_changes
 );
+
+/// Putting an item in a cart answers from the variant kept in memory
+/// (`choso_services::for_sale_cache`) and still sees every change: the order that took the
+/// last units (placed by this server, which lowers what it keeps), the cancellation that
+/// brings them back, a price change that the next order is charged.
+async fn a_cart_follows_sales_cancellations_and_price_changes(app: TestApp) {
+    let (token, _, variant) = shop_with_product(&app, "grid").await;
+    let mut v = Visitor::new(&app);
+    let csrf = v.get("/s/tiem/products/banh-pia").await.input("csrf");
+    let add = async |v: &mut Visitor| {
+        let p = v.add_to_cart(&csrf, &variant, "1").await;
+        assert_eq!(p.status, 303, "{}", p.body);
+        p.location.unwrap_or_default()
+    };
+    // Read, then kept: both adds go to the cart.
+    for _ in 0..2 {
+        assert_eq!(add(&mut v).await, "/s/tiem/cart");
+    }
+    // Another customer takes all five.
+    let placed = app
+        .gql(
+            PLACE,
+            json!({ "i": crate::orders::order_input(&variant, 5) }),
+        )
+        .await;
+    assert_eq!(
+        placed["data"]["placeOrder"]["userErrors"],
+        json!([]),
+        "{placed}"
+    );
+    let order = placed["data"]["placeOrder"]["order"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        add(&mut v).await,
+        "/s/tiem/products/banh-pia?error=OUT_OF_STOCK",
+        "a sold-out item went into the cart"
+    );
+    // The order is cancelled: its five are for sale again.
+    let c = app
+        .gql_as(
+            &token,
+            "mutation($o: ID!) { cancelOrder(orderId: $o, reason: \"Khách đổi ý\") { userErrors { code } } }",
+            json!({ "o": order }),
+        )
+        .await;
+    assert_eq!(c["data"]["cancelOrder"]["userErrors"], json!([]), "{c}");
+    assert_eq!(add(&mut v).await, "/s/tiem/cart");
+    // Two more sold here, one at a time: three left, still for sale.
+    for _ in 0..2 {
+        let p = app
+            .gql(
+                PLACE,
+                json!({ "i": crate::orders::order_input(&variant, 1) }),
+            )
+            .await;
+        assert_eq!(p["data"]["placeOrder"]["userErrors"], json!([]), "{p}");
+    }
+    assert_eq!(add(&mut v).await, "/s/tiem/cart");
+    // A new price: the next order is charged it.
+    let u = app
+        .gql_as(
+            &token,
+            "mutation($v: ID!) { updateVariant(variantId: $v, input: { price: \"75000\" }) { userErrors { code } } }",
+            json!({ "v": variant }),
+        )
+        .await;
+    assert_eq!(u["data"]["updateVariant"]["userErrors"], json!([]), "{u}");
+    let p = app
+        .gql(
+            PLACE,
+            json!({ "i": crate::orders::order_input(&variant, 3) }),
+        )
+        .await;
+    assert_eq!(
+        p["data"]["placeOrder"]["order"]["subtotal"]["amount"],
+        json!("225000"),
+        "{p}"
+    );
+    assert_eq!(
+        add(&mut v).await,
+        "/s/tiem/products/banh-pia?error=OUT_OF_STOCK",
+        "the last three were sold"
+    );
+}
 
 /// When the catalog cannot be read, the cart page and the checkout page answer 503 rather
 /// than an empty cart (which a visitor would take for a lost one); the cart cookie is kept.

@@ -107,7 +107,7 @@ fn shared(e: &Error) -> Error {
 /// How the order whose statements lead the next batch ends.
 enum Finish {
     /// Its second batch: it is placed once that has run.
-    Write(Box<crate::orders::Order>, crate::sql_batch::Batch),
+    Write(Box<crate::orders::Placed>, crate::sql_batch::Batch),
     /// Undo its savepoint (short of stock, or failed), then answer this.
     Undo(Result<Written>),
 }
@@ -132,7 +132,7 @@ impl Finish {
 
 /// [`Finish`] once its statements are in the batch.
 enum Finishing {
-    Placed(Box<crate::orders::Order>),
+    Placed(Box<crate::orders::Placed>),
     Undone(Result<Written>),
 }
 
@@ -351,7 +351,7 @@ mod tests {
                         .is_some_and(|c| c.contains("idempotency")),
                     "{e}"
                 ),
-                (_, Ok(Written::Placed(order))) => numbers.push((i, order.number)),
+                (_, Ok(Written::Placed(placed))) => numbers.push((i, placed.order.number)),
                 (i, other) => panic!("order {i}: {other:?}"),
             }
         }
