@@ -94,8 +94,10 @@ impl ForSaleCache {
         let Ok(mut kept) = self.inner.write() else {
             return;
         };
+        // What is let go is freed after the lock is released, not while others wait for it.
+        let mut old = None;
         if kept.len + found.len() > MAX_VARIANTS {
-            *kept = Kept::default();
+            old = Some(std::mem::take(&mut *kept));
         }
         let Kept { shops, len } = &mut *kept;
         let entries = shops.entry(shop.to_string()).or_default();
@@ -108,6 +110,8 @@ impl ForSaleCache {
                 *len += 1;
             }
         }
+        drop(kept);
+        drop(old);
     }
 
     /// See [`taken`].
