@@ -77,13 +77,15 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// WAL frames (pages) past which the checkpointer also restarts the WAL: 262,144, about
-/// 1 GB. A restart holds the writer for a checkpoint's last copy and its `fsync` (10 ms on
-/// a small database, 30–260 ms with the 1,000-shop data set), so it is a safety net that
-/// only a writer busy without a pause for many seconds reaches (1 GB is ~10 s of orders at
-/// full speed), not a routine: with any pause between writes SQLite starts the WAL over by
-/// itself. (Tests lower it.)
-static RESTART_FRAMES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(262_144);
+/// WAL frames (pages) past which the checkpointer also restarts the WAL: 65,536, 256 MB, as
+/// much as the writer's `journal_size_limit` keeps ([`WAL_SIZE_LIMIT`]), so a restart never
+/// has the file trimmed. A restart holds the writer for the checkpoint's last copy and its
+/// `fsync` (tens of ms); only a writer busy without a pause for seconds reaches it (256 MB is
+/// ~2.5 s of orders at full speed): with any pause between writes SQLite starts the WAL over
+/// by itself. At 1 GB, with the file trimmed back to 64 MB afterwards, each restart stalled
+/// every order for 320–380 ms (the p99.9 of a checkout run; `benches/README.md`, session
+/// 12); at 64 MB restarts came too often and cost the p99 20 ms. (Tests lower it.)
+static RESTART_FRAMES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(65_536);
 
 /// How long a restart may wait for readers still on an older snapshot before giving up until
 /// the next tick.
@@ -101,7 +103,7 @@ const RESTART_WAIT_MS: u32 = 10;
 /// between two transactions (queueing like any writer) and checkpoints in `RESTART` mode
 /// there: it copies what the passive checkpoint left, waits up to [`RESTART_WAIT_MS`] for
 /// readers on an older snapshot, and the next commit writes from the start of the WAL file
-/// again (`journal_size_limit` trims the file back to 64 MB).
+/// again (the file keeps its size, at most `journal_size_limit`).
 async fn checkpoints(pool: Readers, write: AnyPool) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -332,8 +334,10 @@ const PG_WRITERS: u32 = 16;
 const BUSY_TIMEOUT_MS: u32 = 5000;
 
 /// The writer's `journal_size_limit`: the size a restarted WAL file is trimmed back to
-/// (64 MB; see [`checkpoints`]).
-const WAL_SIZE_LIMIT: u64 = 64 << 20;
+/// (256 MB, what [`RESTART_FRAMES`] lets it reach; see [`checkpoints`]). Trimming a file of
+/// a gigabyte back to 64 MB is the likely cause of the old restarts' long stalls (not
+/// isolated: the restart size changed with it).
+const WAL_SIZE_LIMIT: u64 = 256 << 20;
 
 /// Pool options for SQLite; the writer's connection leaves checkpoints to [`checkpoints`].
 fn sqlite_options(max: u32, writer: bool) -> AnyPoolOptions {
@@ -539,7 +543,7 @@ mod tests {
     /// once saw 70 MB against a tighter bound.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_stays_bounded_under_back_to_back_commits() {
-        // A 16 MB threshold instead of 1 GB keeps the test small (other tests' databases
+        // A 16 MB threshold instead of 256 MB keeps the test small (other tests' databases
         // stay far below either).
         RESTART_FRAMES.store(4096, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("choso-wal-{}", crate::ids::new_id()));
