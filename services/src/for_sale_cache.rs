@@ -23,10 +23,7 @@
 //! On PostgreSQL another process's change reaches this one through `NOTIFY`, as for the other
 //! caches: until it arrives, this process may answer from the entry read before it.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, RwLock},
-};
+use std::{collections::HashMap, sync::RwLock};
 
 use crate::{
     Db, Result,
@@ -56,7 +53,7 @@ struct Kept {
 struct Entry {
     /// The shop's settings and stock versions read before the row.
     stamp: Stamp,
-    item: Arc<ForSale>,
+    item: ForSale,
 }
 
 /// A shop's (settings, stock) versions.
@@ -81,7 +78,7 @@ impl ForSaleCache {
         for id in ids {
             match entries.and_then(|e| e.get(id)) {
                 Some(e) if e.stamp == now => {
-                    found.insert(id.clone(), ForSale::clone(&e.item));
+                    found.insert(id.clone(), e.item.clone());
                 }
                 _ => missing.push(id.clone()),
             }
@@ -104,7 +101,7 @@ impl ForSaleCache {
         for (id, item) in found {
             let entry = Entry {
                 stamp: now,
-                item: Arc::new(item.clone()),
+                item: item.clone(),
             };
             if entries.insert(id.clone(), entry).is_none() {
                 *len += 1;
@@ -135,7 +132,7 @@ impl ForSaleCache {
             if let Some(left) = *left
                 && left < e.item.variant.stock
             {
-                Arc::make_mut(&mut e.item).variant.stock = left;
+                e.item.variant.stock = left;
             }
         }
     }
