@@ -59,8 +59,10 @@ struct Entry {
 /// A shop's (settings, stock) versions.
 type Stamp = (Version, Version);
 
-fn stamp(versions: &Versions, shop: &str) -> Stamp {
-    (versions.settings(shop), versions.stock(shop))
+/// The shop's content version and its stamp, read together.
+fn stamp(versions: &Versions, shop: &str) -> (Version, Stamp) {
+    let (content, settings, stock) = versions.all(shop);
+    (content, (settings, stock))
 }
 
 impl ForSaleCache {
@@ -143,8 +145,7 @@ impl ForSaleCache {
 /// read (ids that name no variant of the shop are absent, and are not kept).
 pub async fn for_sale(db: &Db, shop: &ShopId, ids: &[String]) -> Result<HashMap<String, ForSale>> {
     let versions = db.versions();
-    let now = stamp(versions, shop.as_str());
-    let content = versions.current(shop.as_str());
+    let (content, now) = stamp(versions, shop.as_str());
     let (mut out, missing) = db.for_sale_cache().get(shop.as_str(), ids, now);
     if missing.is_empty() {
         return Ok(out);
@@ -198,11 +199,11 @@ mod tests {
 
     fn put(c: &ForSaleCache, v: &Versions, id: &str, stock: i64) {
         let found = HashMap::from([(id.to_string(), item(id, stock))]);
-        c.put("s", stamp(v, "s"), &found);
+        c.put("s", stamp(v, "s").1, &found);
     }
 
     fn kept_stock(c: &ForSaleCache, v: &Versions, id: &str) -> Option<i64> {
-        let (found, _) = c.get("s", &[id.to_string()], stamp(v, "s"));
+        let (found, _) = c.get("s", &[id.to_string()], stamp(v, "s").1);
         found.get(id).map(|f| f.variant.stock)
     }
 

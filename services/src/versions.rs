@@ -18,8 +18,8 @@
 //! And a *stock* version, which moves with every change of stock except the orders this
 //! process places (member actions, cancellations, other processes' orders): the cache of
 //! variants for sale (`for_sale_cache`) is keyed by it and the settings version, and an order
-//! placed here forgets the variants it took from that cache itself, so the other variants'
-//! entries survive it.
+//! placed here lowers the kept stock of the variants it took itself (`for_sale_cache::taken`),
+//! so the other variants' entries survive it.
 //!
 //! On PostgreSQL a change is also announced with `NOTIFY choso_shops`, and every process's
 //! listener bumps its own copy; when the listener (re)connects it bumps every shop (the
@@ -106,6 +106,12 @@ impl Versions {
         (epoch, stock)
     }
 
+    /// The shop's (content, settings, stock) versions, read together (one lock).
+    pub fn all(&self, shop: &str) -> (Version, Version, Version) {
+        let (epoch, (content, settings, stock)) = self.counters(shop);
+        ((epoch, content), (epoch, settings), (epoch, stock))
+    }
+
     /// Marks the shop changed in this process (content, settings and stock).
     pub fn bump(&self, shop: &str) {
         if let Ok(mut m) = self.inner.shops.write() {
@@ -127,7 +133,7 @@ impl Versions {
     }
 
     /// Marks the shop's content changed by an order this process placed (not its stock
-    /// version: the caller forgets the variants the order took, `for_sale_cache::forget`).
+    /// version: the caller lowers the kept stock of what it took, `for_sale_cache::taken`).
     pub fn bump_ordered(&self, shop: &str) {
         if let Ok(mut m) = self.inner.shops.write() {
             m.entry(shop.to_string()).or_default().0 += 1;
