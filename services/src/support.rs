@@ -636,11 +636,15 @@ pub(crate) async fn insert(tx: &mut Tx, e: &Enterprise, by: &str) -> Result<()> 
     Ok(())
 }
 
-pub(crate) async fn update_row(tx: &mut Tx, e: &Enterprise) -> Result<()> {
-    sqlx::query(
+/// Writes an enterprise's own fields, only if its row is still the one read (its `updated_at`
+/// is `read_at`): answers whether it was. A change made from a read that another change has
+/// overtaken would undo that change (a withdrawn consent given back by an edit of the phone
+/// number), so it reads again instead.
+pub(crate) async fn update_row(tx: &mut Tx, e: &Enterprise, read_at: i64) -> Result<bool> {
+    let done = sqlx::query(
         "UPDATE enterprises SET name = $1, search_key = $2, tax_code = $3, legal_form = $4, sector = $5, \
          size_class = $6, ward = $7, phone = $8, email = $9, consent_share_sales = $10, consent_recorded_by = $11, \
-         consent_recorded_at = $12, consent_withdrawn_by = $13, consent_withdrawn_at = $14, updated_at = $15 WHERE id = $16",
+         consent_recorded_at = $12, consent_withdrawn_by = $13, consent_withdrawn_at = $14, updated_at = $15 WHERE id = $16 AND updated_at = $17",
     )
     .bind(e.name.clone())
     .bind(search_key(e))
@@ -658,10 +662,20 @@ pub(crate) async fn update_row(tx: &mut Tx, e: &Enterprise) -> Result<()> {
     .bind(e.consent_withdrawn_at)
     .bind(e.updated_at)
     .bind(e.id.clone())
+    .bind(read_at)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
+
+/// The `updated_at` of an enterprise changed at `now` whose row said `read_at`: later than
+/// `read_at` even within the same millisecond, so that [`update_row`] sees every change.
+pub(crate) fn next_version(read_at: i64, now: i64) -> i64 {
+    now.max(read_at + 1)
+}
+
+/// How many times a change reads an enterprise again when another change moved it first.
+const EDIT_ATTEMPTS: usize = 8;
 
 /// Turns a unique violation on the tax code into `TAX_CODE_TAKEN`.
 fn map_unique(e: Error, field: Vec<String>, code: Option<&str>) -> Error {
@@ -733,53 +747,84 @@ pub async fn update_enterprise(
     id: &str,
     fields: EnterpriseFields,
 ) -> Result<Enterprise> {
-    let mut e = load_for_staff(db, user, id).await?;
-    let mut errors = Vec::new();
-    apply_fields(&mut e, &fields, &input_path, &mut errors);
-    if !errors.is_empty() {
-        return Err(Error::Invalid(errors));
+    let id = load_for_staff(db, user, id).await?.id;
+    for _ in 0..EDIT_ATTEMPTS {
+        let mut tx = db.begin().await?;
+        let mut e = locked(&mut tx, &id).await?;
+        let read_at = e.updated_at;
+        let mut errors = Vec::new();
+        apply_fields(&mut e, &fields, &input_path, &mut errors);
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        if let Some(tc) = &e.tax_code
+            && let Some((other, _)) = by_tax_code(db, tc).await?
+            && other != e.id
+        {
+            return Err(Error::Invalid(vec![tax_code_taken(
+                input_path("taxCode"),
+                tc,
+            )]));
+        }
+        let now = now_ms();
+        if let Some(c) = fields.consent_share_sales {
+            set_consent(&mut e, c, &user.id, now);
+        }
+        e.updated_at = next_version(read_at, now);
+        let written = update_row(&mut tx, &e, read_at)
+            .await
+            .map_err(|err| map_unique(err, input_path("taxCode"), e.tax_code.as_deref()))?;
+        if !written {
+            // Overtaken (only by another process sharing a SQLite file): dropping `tx` rolls
+            // it back; read again.
+            continue;
+        }
+        province_totals::add(&mut tx, Of::Enterprise(&e.id)).await?;
+        tx.commit().await?;
+        return Ok(e);
     }
-    if let Some(tc) = &e.tax_code
-        && let Some((other, _)) = by_tax_code(db, tc).await?
-        && other != e.id
-    {
-        return Err(Error::Invalid(vec![tax_code_taken(
-            input_path("taxCode"),
-            tc,
-        )]));
-    }
-    let now = now_ms();
-    if let Some(c) = fields.consent_share_sales {
-        set_consent(&mut e, c, &user.id, now);
-    }
-    e.updated_at = now;
-    let mut tx = db.begin().await?;
-    province_totals::retract(&mut tx, Of::Enterprise(&e.id)).await?;
-    update_row(&mut tx, &e)
-        .await
-        .map_err(|err| map_unique(err, input_path("taxCode"), e.tax_code.as_deref()))?;
-    province_totals::add(&mut tx, Of::Enterprise(&e.id)).await?;
-    tx.commit().await?;
-    Ok(e)
+    Err(Error::Unavailable)
 }
 
 /// The owner withdraws the consent to share sales figures: from then on no view shows them.
 pub async fn withdraw_consent(db: &Db, user: &User, enterprise_id: &str) -> Result<Enterprise> {
-    let mut e = load(db, enterprise_id)
+    let id = load(db, enterprise_id)
         .await?
-        .ok_or(Error::NotFound("enterprise"))?;
-    if !is_owner_of(db, &user.id, &e.id).await? {
+        .ok_or(Error::NotFound("enterprise"))?
+        .id;
+    if !is_owner_of(db, &user.id, &id).await? {
         return Err(Error::Forbidden);
     }
-    let now = now_ms();
-    set_consent(&mut e, false, &user.id, now);
-    e.updated_at = now;
-    let mut tx = db.begin().await?;
-    province_totals::retract(&mut tx, Of::Enterprise(&e.id)).await?;
-    update_row(&mut tx, &e).await?;
-    province_totals::add(&mut tx, Of::Enterprise(&e.id)).await?;
-    tx.commit().await?;
-    Ok(e)
+    for _ in 0..EDIT_ATTEMPTS {
+        let mut tx = db.begin().await?;
+        let mut e = locked(&mut tx, &id).await?;
+        let read_at = e.updated_at;
+        let now = now_ms();
+        set_consent(&mut e, false, &user.id, now);
+        e.updated_at = next_version(read_at, now);
+        if !update_row(&mut tx, &e, read_at).await? {
+            continue;
+        }
+        province_totals::add(&mut tx, Of::Enterprise(&e.id)).await?;
+        tx.commit().await?;
+        return Ok(e);
+    }
+    Err(Error::Unavailable)
+}
+
+/// Locks an enterprise in `tx` and takes its contribution out of the province's totals
+/// (`province_totals::retract`), then reads it there: the row a change is made from is the
+/// one it writes over, whatever other changes run at the same time (PostgreSQL holds the row
+/// lock until the end of `tx`; on SQLite `tx` holds the one writer).
+async fn locked(tx: &mut Tx, id: &str) -> Result<Enterprise> {
+    province_totals::retract(tx, Of::Enterprise(id)).await?;
+    let sql = format!("SELECT {ENT_COLS} FROM enterprises e WHERE e.id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(Error::NotFound("enterprise"))?;
+    ent_from_row(&row)
 }
 
 /// A page of a province's enterprises, by id; `query` matches folded names and tax codes.
@@ -1174,5 +1219,93 @@ mod tests {
         assert_eq!(day_to_date(1), "1970-01-02");
         assert_eq!(date_to_day("2025-13-01"), None);
         assert_eq!(vn_day(17 * 3600 * 1000), 1);
+    }
+
+    /// A change made from a read that another change overtook writes nothing (it would undo
+    /// that change: here give back a withdrawn consent); `update_enterprise` reads again.
+    #[tokio::test]
+    async fn an_overtaken_change_writes_nothing_and_is_made_again_from_a_fresh_read() {
+        let dir = std::env::temp_dir().join(format!("choso-ent-{}", crate::ids::new_id()));
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()))
+            .await
+            .expect("connect");
+        db.migrate().await.expect("migrate");
+        let staff = crate::accounts::create_user(
+            &db,
+            crate::accounts::NewUser {
+                email: "canbo@hue.gov.vn".into(),
+                password: "một mật khẩu dài".into(),
+                full_name: "Cán Bộ".into(),
+                role: crate::accounts::Role::ProvinceStaff,
+                province_code: Some("46".into()),
+            },
+        )
+        .await
+        .expect("staff");
+        let e = create_enterprise(
+            &db,
+            &staff,
+            NewEnterprise {
+                province_code: "46".into(),
+                fields: EnterpriseFields {
+                    name: Some("Mè xửng Song Hỷ".into()),
+                    consent_share_sales: Some(true),
+                    ..Default::default()
+                },
+            },
+        )
+        .await
+        .expect("enterprise");
+        let stale = load(&db, &e.id).await.expect("load").expect("found");
+        let withdrawn = update_enterprise(
+            &db,
+            &staff,
+            &e.id,
+            EnterpriseFields {
+                consent_share_sales: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("withdrawn");
+        assert!(withdrawn.updated_at > stale.updated_at);
+        // A phone number edited from the read before the withdrawal.
+        let mut edited = stale.clone();
+        edited.phone = Some("+84912345678".into());
+        edited.updated_at = next_version(stale.updated_at, now_ms());
+        let mut tx = db.begin().await.expect("begin");
+        assert!(
+            !update_row(&mut tx, &edited, stale.updated_at)
+                .await
+                .expect("update")
+        );
+        tx.commit().await.expect("commit");
+        let now = load(&db, &e.id).await.expect("load").expect("found");
+        assert!(!now.consent_share_sales);
+        assert_eq!(now.phone, None);
+        // The same edit through `update_enterprise` reads again and keeps the withdrawal.
+        let edited = update_enterprise(
+            &db,
+            &staff,
+            &e.id,
+            EnterpriseFields {
+                phone: Some("0912345678".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("edited");
+        let phone = crate::text::Phone::parse("0912345678")
+            .expect("a phone")
+            .into_string();
+        assert_eq!(edited.phone.as_deref(), Some(phone.as_str()));
+        assert!(!edited.consent_share_sales);
+        let now = load(&db, &e.id).await.expect("load").expect("found");
+        assert_eq!(
+            (now.phone.as_deref(), now.consent_share_sales),
+            (Some(phone.as_str()), false)
+        );
+        drop(db);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -72,6 +72,7 @@ storage_tests!(
     programme_rules_and_workflow,
     invite_publish_orders_dashboard_and_consent,
     csv_round_trip,
+    concurrent_edits_of_an_enterprise_all_land,
 );
 
 async fn register_and_bad_inputs(app: TestApp) {
@@ -762,4 +763,71 @@ async fn csv_round_trip(app: TestApp) {
         v["data"]["enterprises"],
         json!([{ "name": "Công ty Cà phê Đồng Ba", "sector": "I", "sizeClass": "SMALL", "consentShareSales": true }])
     );
+}
+
+/// Edits of different fields of one enterprise made at the same time all land: two series
+/// of edits (its name, its phone) run side by side with a withdrawal of its consent; in the
+/// end each field holds its series' last value and the consent stays withdrawn (an edit made
+/// from a read the withdrawal overtook would have given it back).
+async fn concurrent_edits_of_an_enterprise_all_land(app: TestApp) {
+    use sqlx::Row;
+    const UPDATE: &str = "mutation($e: ID!, $i: EnterpriseUpdateInput!) { updateEnterprise(id: $e, input: $i) { userErrors { code } } }";
+    let t = hue_staff(&app).await;
+    let e = enterprise(
+        &app,
+        &t,
+        "Mè xửng Song Hỷ",
+        "0314409058",
+        json!({ "consentShareSales": true }),
+    )
+    .await;
+    let edit = |input: Value| {
+        let (app, t, e) = (&app, &t, &e);
+        async move {
+            let v = app.gql_as(t, UPDATE, json!({ "e": e, "i": input })).await;
+            assert_eq!(
+                v["data"]["updateEnterprise"]["userErrors"],
+                json!([]),
+                "{v}"
+            );
+        }
+    };
+    let names = async {
+        for i in 1..=12 {
+            edit(json!({ "name": format!("Mè xửng Song Hỷ {i}") })).await;
+        }
+    };
+    let phones = async {
+        for i in 1..=12 {
+            edit(json!({ "phone": format!("09123456{i:02}") })).await;
+        }
+    };
+    let consent = async {
+        for _ in 0..3 {
+            edit(json!({ "sizeClass": "SMALL" })).await;
+        }
+        edit(json!({ "consentShareSales": false })).await;
+        for _ in 0..3 {
+            edit(json!({ "sizeClass": "MICRO" })).await;
+        }
+    };
+    tokio::join!(names, phones, consent);
+    let row = sqlx::query(
+        "SELECT name, phone, size_class, CAST(CASE WHEN consent_share_sales THEN 1 ELSE 0 END AS BIGINT) AS consent \
+         FROM enterprises WHERE id = $1",
+    )
+    .bind(e.clone())
+    .fetch_one(app.db.read())
+    .await
+    .expect("the enterprise");
+    let got: (String, String, String, i64) = (
+        row.try_get("name").expect("name"),
+        row.try_get("phone").expect("phone"),
+        row.try_get("size_class").expect("size"),
+        row.try_get("consent").expect("consent"),
+    );
+    assert_eq!(got.0, "Mè xửng Song Hỷ 12");
+    assert!(got.1.ends_with("912345612"), "{}", got.1);
+    assert_eq!(got.2, "MICRO");
+    assert_eq!(got.3, 0, "the withdrawn consent came back");
 }

@@ -313,8 +313,9 @@ pub async fn import_csv(db: &Db, user: &User, province: &str, data: &[u8]) -> Re
                     row_errors.push(tax_code_taken(path(H_TAX), &tc));
                 } else if let Some(mut existing) = super::load(db, &id).await? {
                     super::apply_fields(&mut existing, &fields, &field_path, &mut row_errors);
-                    existing.updated_at = now;
-                    updates.push(existing);
+                    let read_at = existing.updated_at;
+                    existing.updated_at = super::next_version(read_at, now);
+                    updates.push((read_at, existing));
                     errors.extend(row_errors.into_iter().map(|mut u| {
                         u.message = format!("Dòng {line}: {}", u.message);
                         u
@@ -342,10 +343,20 @@ pub async fn import_csv(db: &Db, user: &User, province: &str, data: &[u8]) -> Re
     let mut tx = db.begin().await?;
     // The updated enterprises' contributions to the province's totals come out before the
     // changes (locking them all first), and every written enterprise's goes in after.
-    let updated: Vec<String> = updates.iter().map(|e| e.id.clone()).collect();
+    let updated: Vec<String> = updates.iter().map(|(_, e)| e.id.clone()).collect();
     province_totals::retract(&mut tx, Of::Enterprises(&updated)).await?;
-    for e in &updates {
-        update_row(&mut tx, e).await?;
+    for (read_at, e) in &updates {
+        if !update_row(&mut tx, e, *read_at).await? {
+            // Changed since this import read it: writing it would undo that change.
+            return Err(Error::user(
+                &["csv"],
+                "EDIT_CONFLICT",
+                format!(
+                    "{} was changed while the file was being imported; nothing was imported. Import the file again.",
+                    e.name
+                ),
+            ));
+        }
     }
     for e in &creates {
         if let Err(err) = insert(&mut tx, e, &user.id).await {
