@@ -113,6 +113,23 @@ impl ForSaleCache {
         drop(old);
     }
 
+    /// Keeps `found`, read under `now` once the shop's content version was `content`, unless
+    /// that version moved during the read: an order that committed then (and lowered what was
+    /// kept) may have taken stock the rows do not show, and its version move leaves `now`
+    /// as it was.
+    fn keep(
+        &self,
+        versions: &Versions,
+        shop: &str,
+        content: Version,
+        now: Stamp,
+        found: &HashMap<String, ForSale>,
+    ) {
+        if versions.current(shop) == content {
+            self.put(shop, now, found);
+        }
+    }
+
     /// See [`taken`].
     fn lower(&self, shop: &str, stock_version: Version, left: &[(String, Option<i64>)]) {
         let Ok(mut kept) = self.inner.write() else {
@@ -151,9 +168,8 @@ pub async fn for_sale(db: &Db, shop: &ShopId, ids: &[String]) -> Result<HashMap<
         return Ok(out);
     }
     let found = catalog::for_sale(db, shop, &missing).await?;
-    if versions.current(shop.as_str()) == content {
-        db.for_sale_cache().put(shop.as_str(), now, &found);
-    }
+    db.for_sale_cache()
+        .keep(versions, shop.as_str(), content, now, &found);
     out.extend(found);
     Ok(out)
 }
@@ -248,6 +264,26 @@ mod tests {
             change(&v);
             assert_eq!(kept_stock(&c, &v, "a"), None);
         }
+    }
+
+    /// Rows read while an order of this process committed are not kept: the order lowered
+    /// nothing (they were not kept yet) and its move of the content version leaves the stamp
+    /// as it was, so they would be served with the stock from before the order.
+    #[test]
+    fn a_read_overtaken_by_an_order_is_not_kept() {
+        let (c, v) = (ForSaleCache::default(), Versions::default());
+        let read = HashMap::from([("a".to_string(), item("a", 10))]);
+        let (content, now) = stamp(&v, "s");
+        // The order commits while the row is being read.
+        let k0 = v.stock("s");
+        v.bump_ordered("s");
+        c.lower("s", k0, &[left("a", Some(9))]);
+        c.keep(&v, "s", content, now, &read);
+        assert_eq!(kept_stock(&c, &v, "a"), None);
+        // A read with nothing in between is kept.
+        let (content, now) = stamp(&v, "s");
+        c.keep(&v, "s", content, now, &read);
+        assert_eq!(kept_stock(&c, &v, "a"), Some(10));
     }
 
     /// Full, it starts again empty rather than grow.
