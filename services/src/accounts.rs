@@ -1,7 +1,8 @@
 //! Accounts: registration, login, bearer sessions, roles.
 //!
-//! Passwords are hashed with argon2id (in a blocking task). Session tokens are 256 random
-//! bits, given to the client once and stored only as their SHA-256, with an expiry; logout
+//! Passwords are hashed with argon2id (in a blocking task, at most one per core at a time).
+//! Session tokens are 256 random bits, given to the client once and stored only as their
+//! SHA-256, with an expiry; logout
 //! revokes. Failed logins are counted per account and per client address in the database
 //! (so the limit holds across processes) and refused with `TOO_MANY_ATTEMPTS` past the limit.
 //! A wrong password and an unknown email give the same `INVALID_CREDENTIALS`.
@@ -183,18 +184,20 @@ fn check_name(full_name: &str, errors: &mut Vec<UserError>) -> String {
 }
 
 async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
+    in_turn(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
             .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))
     })
-    .await
-    .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))?
+    .await?
 }
 
-async fn verify_password(password: String, hash: String) -> Result<bool> {
-    tokio::task::spawn_blocking(move || {
+/// Whether `password` matches `hash` (`None`: the email is unknown, and the password is
+/// checked against [`dummy_hash`] so that the answer takes as long).
+async fn verify_password(password: String, hash: Option<String>) -> Result<bool> {
+    in_turn(move || {
+        let hash = hash.unwrap_or_else(|| dummy_hash().to_string());
         let Ok(parsed) = PasswordHash::new(&hash) else {
             return false;
         };
@@ -203,8 +206,26 @@ async fn verify_password(password: String, hash: String) -> Result<bool> {
             .is_ok()
     })
     .await
-    .map_err(|e| Error::Internal(format!("verification task failed: {e}")))
 }
+
+/// Runs password hashing (`f`) on a blocking thread once a turn is free: argon2 takes 19 MiB
+/// and tens of milliseconds of a core per password, and with a thread for each sign-in of a
+/// flood the server's memory grew without bound (200 at once, 100 at a time, took 2 GB). At
+/// most one per core hashes at a time; the others wait for a turn, holding no thread.
+async fn in_turn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let turns = TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new(cores.clamp(1, MAX_HASHING))
+    });
+    let _turn = turns.acquire().await.map_err(|_| Error::Unavailable)?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))
+}
+
+/// At most this many passwords are hashed at once, however many cores ([`in_turn`]).
+const MAX_HASHING: usize = 4;
 
 /// A hash of a random password, verified against when the email is unknown so that the
 /// answer takes as long as for a known email.
@@ -375,9 +396,9 @@ pub async fn login(db: &Db, email: &str, password: &str, client: Option<&str>) -
     let (user, hash) = match &row {
         Some(r) => (
             Some(User::from_row(r)?),
-            r.try_get::<String, _>("password_hash")?,
+            Some(r.try_get::<String, _>("password_hash")?),
         ),
-        None => (None, dummy_hash().to_string()),
+        None => (None, None),
     };
     let ok = verify_password(password.to_string(), hash).await?;
     match (user, ok) {
@@ -636,4 +657,41 @@ pub async fn reset_password(db: &Db, token: &str, new_password: &str) -> Result<
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// However many passwords arrive at once, at most one per core (and never more than
+    /// [`MAX_HASHING`]) is hashed at a time, and every one is answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn passwords_are_hashed_a_few_at_a_time() {
+        static NOW: AtomicUsize = AtomicUsize::new(0);
+        static MOST: AtomicUsize = AtomicUsize::new(0);
+        let tasks: Vec<_> = (0..24)
+            .map(|i| {
+                tokio::spawn(in_turn(move || {
+                    let n = NOW.fetch_add(1, Ordering::SeqCst) + 1;
+                    MOST.fetch_max(n, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    NOW.fetch_sub(1, Ordering::SeqCst);
+                    i
+                }))
+            })
+            .collect();
+        let mut done = Vec::new();
+        for t in tasks {
+            done.push(t.await.expect("joined").expect("hashed"));
+        }
+        assert_eq!(done, (0..24).collect::<Vec<_>>());
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let most = MOST.load(Ordering::SeqCst);
+        assert!(
+            (1..=cores.clamp(1, MAX_HASHING)).contains(&most),
+            "{most} at once"
+        );
+    }
 }
