@@ -4,7 +4,7 @@ use clap::Parser;
 use tracing_subscriber::{EnvFilter, fmt};
 
 fn main() -> std::process::ExitCode {
-    limit_malloc_arenas();
+    tune_malloc();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -24,7 +24,7 @@ fn main() -> std::process::ExitCode {
 /// block is freed, so after the first password hash (argon2's 19 MiB block) every later one
 /// came from an arena that kept it: a flood of sign-ins left 500–700 MB behind. A fixed
 /// threshold gives blocks of 16 MiB and more back to the system when freed.
-fn limit_malloc_arenas() {
+fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
     unsafe {

@@ -2,9 +2,9 @@
 //!
 //! Passwords are hashed with argon2id (in a blocking task, at most one per core at a time).
 //! Session tokens are 256 random bits, given to the client once and stored only as their
-//! SHA-256, with an expiry; logout
-//! revokes. Failed logins are counted per account and per client address in the database
-//! (so the limit holds across processes) and refused with `TOO_MANY_ATTEMPTS` past the limit.
+//! SHA-256, with an expiry; logout revokes. Failed logins are counted per account and per
+//! client address in the database (so the limit holds across processes) and refused with
+//! `TOO_MANY_ATTEMPTS` past the limit.
 //! A wrong password and an unknown email give the same `INVALID_CREDENTIALS`.
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier, password_hash::phc::PasswordHash};
@@ -210,7 +210,7 @@ async fn verify_password(password: String, hash: Option<String>) -> Result<bool>
 
 /// Runs password hashing (`f`) on a blocking thread once a turn is free: argon2 takes 19 MiB
 /// and tens of milliseconds of a core per password, and with a thread for each sign-in of a
-/// flood the server's memory grew without bound (200 at once, 100 at a time, took 2 GB). At
+/// flood the server's memory grew without bound (200 sign-ins, 100 at a time, took 2 GB). At
 /// most one per core hashes at a time; the others wait for a turn, holding no thread.
 async fn in_turn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
