@@ -53,6 +53,22 @@ async fn create(app: &TestApp, token: &str, input: Value) -> Value {
     app.gql_as(token, CREATE, json!({ "i": input })).await["data"]["createEnterprise"].clone()
 }
 
+/// Updates an enterprise as `t`; the update must be accepted.
+pub async fn update_enterprise(app: &TestApp, t: &str, e: &str, input: Value) {
+    let v = app
+        .gql_as(
+            t,
+            "mutation($e: ID!, $i: EnterpriseUpdateInput!) { updateEnterprise(id: $e, input: $i) { userErrors { code } } }",
+            json!({ "e": e, "i": input }),
+        )
+        .await;
+    assert_eq!(
+        v["data"]["updateEnterprise"]["userErrors"],
+        json!([]),
+        "{v}"
+    );
+}
+
 /// Creates an enterprise in Huế and returns its id.
 pub async fn enterprise(app: &TestApp, token: &str, name: &str, tax: &str, extra: Value) -> String {
     let mut input = json!({ "name": name, "taxCode": tax, "provinceCode": "46", "sector": "C" });
@@ -771,7 +787,6 @@ async fn csv_round_trip(app: TestApp) {
 /// from a read the withdrawal overtook would have given it back).
 async fn concurrent_edits_of_an_enterprise_all_land(app: TestApp) {
     use sqlx::Row;
-    const UPDATE: &str = "mutation($e: ID!, $i: EnterpriseUpdateInput!) { updateEnterprise(id: $e, input: $i) { userErrors { code } } }";
     let t = hue_staff(&app).await;
     let e = enterprise(
         &app,
@@ -781,17 +796,7 @@ async fn concurrent_edits_of_an_enterprise_all_land(app: TestApp) {
         json!({ "consentShareSales": true }),
     )
     .await;
-    let edit = |input: Value| {
-        let (app, t, e) = (&app, &t, &e);
-        async move {
-            let v = app.gql_as(t, UPDATE, json!({ "e": e, "i": input })).await;
-            assert_eq!(
-                v["data"]["updateEnterprise"]["userErrors"],
-                json!([]),
-                "{v}"
-            );
-        }
-    };
+    let edit = |input: Value| update_enterprise(&app, &t, &e, input);
     let names = async {
         for i in 1..=12 {
             edit(json!({ "name": format!("Mè xửng Song Hỷ {i}") })).await;

@@ -14,7 +14,7 @@ use crate::{
     orders::{PLACE, order_input},
     shops::{CREATE_SHOP, product, publish},
     storage_tests,
-    support::{DASH, RECORD, STATUS, enterprise, hue_staff, staff},
+    support::{DASH, RECORD, STATUS, enterprise, hue_staff, staff, update_enterprise},
 };
 use choso_services::{
     Db,
@@ -545,21 +545,6 @@ async fn cancel(app: &TestApp, owner: &str, order: &str) {
         .await;
     assert_eq!(
         v["data"]["cancelOrder"]["order"]["status"], "CANCELLED",
-        "{v}"
-    );
-}
-
-async fn update_enterprise(app: &TestApp, t: &str, e: &str, input: Value) {
-    let v = app
-        .gql_as(
-            t,
-            "mutation($e: ID!, $i: EnterpriseUpdateInput!) { updateEnterprise(id: $e, input: $i) { userErrors { code } } }",
-            json!({ "e": e, "i": input }),
-        )
-        .await;
-    assert_eq!(
-        v["data"]["updateEnterprise"]["userErrors"],
-        json!([]),
         "{v}"
     );
 }
