@@ -322,10 +322,18 @@ pub fn require_province(user: &User, province: &str) -> Result<()> {
 
 /// An enterprise by id, without any access check (internal).
 pub(crate) async fn load(db: &Db, id: &str) -> Result<Option<Enterprise>> {
+    load_from(db.read(), id).await
+}
+
+/// [`load`] through `ex` (a pool, or a transaction's connection).
+async fn load_from<'e>(
+    ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: &str,
+) -> Result<Option<Enterprise>> {
     let sql = format!("SELECT {ENT_COLS} FROM enterprises e WHERE e.id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id.trim().to_string())
-        .fetch_optional(db.read())
+        .fetch_optional(ex)
         .await?;
     row.as_ref().map(ent_from_row).transpose()
 }
@@ -639,7 +647,8 @@ pub(crate) async fn insert(tx: &mut Tx, e: &Enterprise, by: &str) -> Result<()> 
 /// Writes an enterprise's own fields, only if its row is still the one read (its `updated_at`
 /// is `read_at`): answers whether it was. A change made from a read that another change has
 /// overtaken would undo that change (a withdrawn consent given back by an edit of the phone
-/// number), so it reads again instead.
+/// number). Changes that read the row under its lock ([`locked`]) cannot be overtaken; the
+/// CSV import, which reads before its transaction, can, and refuses.
 pub(crate) async fn update_row(tx: &mut Tx, e: &Enterprise, read_at: i64) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE enterprises SET name = $1, search_key = $2, tax_code = $3, legal_form = $4, sector = $5, \
@@ -673,9 +682,6 @@ pub(crate) async fn update_row(tx: &mut Tx, e: &Enterprise, read_at: i64) -> Res
 pub(crate) fn next_version(read_at: i64, now: i64) -> i64 {
     now.max(read_at + 1)
 }
-
-/// How many times a change reads an enterprise again when another change moved it first.
-const EDIT_ATTEMPTS: usize = 8;
 
 /// Turns a unique violation on the tax code into `TAX_CODE_TAKEN`.
 fn map_unique(e: Error, field: Vec<String>, code: Option<&str>) -> Error {
@@ -748,42 +754,34 @@ pub async fn update_enterprise(
     fields: EnterpriseFields,
 ) -> Result<Enterprise> {
     let id = load_for_staff(db, user, id).await?.id;
-    for _ in 0..EDIT_ATTEMPTS {
-        let mut tx = db.begin().await?;
-        let mut e = locked(&mut tx, &id).await?;
-        let read_at = e.updated_at;
-        let mut errors = Vec::new();
-        apply_fields(&mut e, &fields, &input_path, &mut errors);
-        if !errors.is_empty() {
-            return Err(Error::Invalid(errors));
-        }
-        if let Some(tc) = &e.tax_code
-            && let Some((other, _)) = by_tax_code(db, tc).await?
-            && other != e.id
-        {
-            return Err(Error::Invalid(vec![tax_code_taken(
-                input_path("taxCode"),
-                tc,
-            )]));
-        }
-        let now = now_ms();
-        if let Some(c) = fields.consent_share_sales {
-            set_consent(&mut e, c, &user.id, now);
-        }
-        e.updated_at = next_version(read_at, now);
-        let written = update_row(&mut tx, &e, read_at)
-            .await
-            .map_err(|err| map_unique(err, input_path("taxCode"), e.tax_code.as_deref()))?;
-        if !written {
-            // Overtaken (only by another process sharing a SQLite file): dropping `tx` rolls
-            // it back; read again.
-            continue;
-        }
-        province_totals::add(&mut tx, Of::Enterprise(&e.id)).await?;
-        tx.commit().await?;
-        return Ok(e);
+    let mut tx = db.begin().await?;
+    let mut e = locked(&mut tx, &id).await?;
+    let read_at = e.updated_at;
+    let mut errors = Vec::new();
+    apply_fields(&mut e, &fields, &input_path, &mut errors);
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
     }
-    Err(Error::Unavailable)
+    if let Some(tc) = &e.tax_code
+        && let Some((other, _)) = by_tax_code(db, tc).await?
+        && other != e.id
+    {
+        return Err(Error::Invalid(vec![tax_code_taken(
+            input_path("taxCode"),
+            tc,
+        )]));
+    }
+    let now = now_ms();
+    if let Some(c) = fields.consent_share_sales {
+        set_consent(&mut e, c, &user.id, now);
+    }
+    e.updated_at = next_version(read_at, now);
+    update_locked(&mut tx, &e, read_at)
+        .await
+        .map_err(|err| map_unique(err, input_path("taxCode"), e.tax_code.as_deref()))?;
+    province_totals::add(&mut tx, Of::Enterprise(&e.id)).await?;
+    tx.commit().await?;
+    Ok(e)
 }
 
 /// The owner withdraws the consent to share sales figures: from then on no view shows them.
@@ -795,21 +793,16 @@ pub async fn withdraw_consent(db: &Db, user: &User, enterprise_id: &str) -> Resu
     if !is_owner_of(db, &user.id, &id).await? {
         return Err(Error::Forbidden);
     }
-    for _ in 0..EDIT_ATTEMPTS {
-        let mut tx = db.begin().await?;
-        let mut e = locked(&mut tx, &id).await?;
-        let read_at = e.updated_at;
-        let now = now_ms();
-        set_consent(&mut e, false, &user.id, now);
-        e.updated_at = next_version(read_at, now);
-        if !update_row(&mut tx, &e, read_at).await? {
-            continue;
-        }
-        province_totals::add(&mut tx, Of::Enterprise(&e.id)).await?;
-        tx.commit().await?;
-        return Ok(e);
-    }
-    Err(Error::Unavailable)
+    let mut tx = db.begin().await?;
+    let mut e = locked(&mut tx, &id).await?;
+    let read_at = e.updated_at;
+    let now = now_ms();
+    set_consent(&mut e, false, &user.id, now);
+    e.updated_at = next_version(read_at, now);
+    update_locked(&mut tx, &e, read_at).await?;
+    province_totals::add(&mut tx, Of::Enterprise(&e.id)).await?;
+    tx.commit().await?;
+    Ok(e)
 }
 
 /// Locks an enterprise in `tx` and takes its contribution out of the province's totals
@@ -818,13 +811,21 @@ pub async fn withdraw_consent(db: &Db, user: &User, enterprise_id: &str) -> Resu
 /// lock until the end of `tx`; on SQLite `tx` holds the one writer).
 async fn locked(tx: &mut Tx, id: &str) -> Result<Enterprise> {
     province_totals::retract(tx, Of::Enterprise(id)).await?;
-    let sql = format!("SELECT {ENT_COLS} FROM enterprises e WHERE e.id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id.to_string())
-        .fetch_optional(&mut **tx)
+    load_from(&mut **tx, id)
         .await?
-        .ok_or(Error::NotFound("enterprise"))?;
-    ent_from_row(&row)
+        .ok_or(Error::NotFound("enterprise"))
+}
+
+/// [`update_row`] for a row read under its lock ([`locked`]), which nothing can have changed.
+async fn update_locked(tx: &mut Tx, e: &Enterprise, read_at: i64) -> Result<()> {
+    if update_row(tx, e, read_at).await? {
+        Ok(())
+    } else {
+        Err(Error::Internal(format!(
+            "enterprise {} changed while locked",
+            e.id
+        )))
+    }
 }
 
 /// A page of a province's enterprises, by id; `query` matches folded names and tax codes.
@@ -1222,9 +1223,10 @@ mod tests {
     }
 
     /// A change made from a read that another change overtook writes nothing (it would undo
-    /// that change: here give back a withdrawn consent); `update_enterprise` reads again.
+    /// that change: here give back a withdrawn consent); `update_enterprise` reads the row
+    /// under its lock, so the same edit made through it keeps the withdrawal.
     #[tokio::test]
-    async fn an_overtaken_change_writes_nothing_and_is_made_again_from_a_fresh_read() {
+    async fn an_overtaken_change_writes_nothing_and_an_edit_reads_under_the_lock() {
         let dir = std::env::temp_dir().join(format!("choso-ent-{}", crate::ids::new_id()));
         let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()))
             .await
@@ -1283,7 +1285,7 @@ mod tests {
         let now = load(&db, &e.id).await.expect("load").expect("found");
         assert!(!now.consent_share_sales);
         assert_eq!(now.phone, None);
-        // The same edit through `update_enterprise` reads again and keeps the withdrawal.
+        // The same edit through `update_enterprise` keeps the withdrawal.
         let edited = update_enterprise(
             &db,
             &staff,
