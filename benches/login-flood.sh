@@ -33,4 +33,4 @@ wait "$flood"
 end=$(date +%s.%N)
 echo "answers: $(sort "$dir/codes" | uniq -c | awk '{printf "%s×%s ", $1, $2}')"
 echo "server peak memory: $(awk '/VmHWM/ {printf "%.1f MB", $2 / 1024}' "/proc/$pid/status")"
-echo "flood: $n logins, $p at a time, in $(echo "$end - $start" | bc) s; /healthz during it: ${healthz} s"
+echo "flood: $n logins, $p at a time, in $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }') s; /healthz during it: ${healthz} s"
