@@ -301,6 +301,14 @@ impl Db {
         &self.read
     }
 
+    /// The SQLite database file (None on PostgreSQL and for in-memory databases).
+    pub(crate) fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        match self.backend {
+            Backend::Sqlite => sqlite_path(&self.url),
+            Backend::Postgres => None,
+        }
+    }
+
     /// The pool for single write statements outside a transaction.
     pub fn write(&self) -> &AnyPool {
         &self.write
@@ -339,17 +347,28 @@ const BUSY_TIMEOUT_MS: u32 = 5000;
 /// isolated: the restart size changed with it).
 const WAL_SIZE_LIMIT: u64 = 256 << 20;
 
-/// Pool options for SQLite; the writer's connection leaves checkpoints to [`checkpoints`].
-fn sqlite_options(max: u32, writer: bool) -> AnyPoolOptions {
+/// The pragmas every SQLite connection runs; a writer's leave checkpoints to [`checkpoints`].
+fn sqlite_pragmas(writer: bool) -> String {
     let common = format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout={BUSY_TIMEOUT_MS}; \
          PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
     );
-    let pragmas = if writer {
+    if writer {
         format!("{common} PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={WAL_SIZE_LIMIT};")
     } else {
         common
-    };
+    }
+}
+
+/// What the order writer's own connection runs when it opens (`orders::group_commit`): the
+/// write pool's pragmas.
+pub(crate) fn sqlite_writer_setup() -> String {
+    sqlite_pragmas(true)
+}
+
+/// Pool options for SQLite.
+fn sqlite_options(max: u32, writer: bool) -> AnyPoolOptions {
+    let pragmas = sqlite_pragmas(writer);
     AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(0)

@@ -43,6 +43,9 @@ pub enum Error {
     Throttled(u64),
     #[error("database error: {0}")]
     Db(sqlx::Error),
+    /// A failure on the order writer's own SQLite connection (`sqlite_direct`).
+    #[error("database error: {0}")]
+    Sqlite(crate::sqlite_direct::Failure),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -69,13 +72,16 @@ impl Error {
             Error::NotFound(_) => "NOT_FOUND",
             Error::Unavailable => "UNAVAILABLE",
             Error::Throttled(_) => "THROTTLED",
-            Error::Db(_) | Error::Internal(_) => "INTERNAL",
+            Error::Db(_) | Error::Sqlite(_) | Error::Internal(_) => "INTERNAL",
         }
     }
 
     /// True for faults that must be logged rather than shown.
     pub fn is_fault(&self) -> bool {
-        matches!(self, Error::Db(_) | Error::Internal(_) | Error::Unavailable)
+        matches!(
+            self,
+            Error::Db(_) | Error::Sqlite(_) | Error::Internal(_) | Error::Unavailable
+        )
     }
 
     /// The unique-constraint name, if this is a unique violation (to turn races into user
@@ -87,7 +93,19 @@ impl Error {
                     .map(str::to_string)
                     .unwrap_or_else(|| e.message().to_string()),
             ),
+            Error::Sqlite(f) if f.is_unique_violation() => Some(f.message.clone()),
             _ => None,
+        }
+    }
+}
+
+impl From<crate::sqlite_direct::Failure> for Error {
+    fn from(f: crate::sqlite_direct::Failure) -> Self {
+        if f.is_unavailable() {
+            tracing::warn!(error = %f, "database unavailable");
+            Error::Unavailable
+        } else {
+            Error::Sqlite(f)
         }
     }
 }

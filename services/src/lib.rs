@@ -25,6 +25,7 @@ pub mod settings;
 pub mod shop_cache;
 pub mod shops;
 pub mod sql_batch;
+pub mod sqlite_direct;
 pub mod stripe;
 pub mod support;
 pub mod tenancy;

@@ -665,38 +665,110 @@ pub(crate) enum Written {
     Short(Vec<String>),
 }
 
-/// Writes a planned order in `tx` in two batches (PostgreSQL's path; each batch is one round
-/// trip per statement there, one in all on SQLite): the first starts
-/// with its write, the shop's order counter (which serialises numbers per shop), then takes
-/// each line's stock only if enough is left and reads whom to tell ([`take_batch`]); the
-/// second writes the order, its lines, the stock movements, the first history event, the
-/// emails and the province's running totals ([`after_taking`]), followed by `also`. A `Short`
-/// leaves the transaction for the caller to roll back. (The group commit on SQLite runs the
-/// same two batches for many orders at once, each order in a savepoint of its own.)
-/// Writes an order in `tx` on PostgreSQL: [`take_statement`], then the order's effects.
+/// Writes a planned order in `tx` on PostgreSQL in two steps: the first takes the shop's
+/// order counter (which serialises numbers per shop), each line's stock only if enough is
+/// left, and reads whom to tell, in one statement ([`take_statement`]); the second writes the
+/// order, its lines, the stock movements, the first history event, the e-mails and the
+/// province's running totals ([`after_taking`]). A `Short` leaves the transaction for the
+/// caller to roll back. (On SQLite the group commit runs the same steps for many orders at
+/// once, each in a savepoint of its own: [`take_direct`].)
 pub(crate) async fn write_order(tx: &mut Tx, plan: &Plan) -> Result<Written> {
     let (sql, args) = take_statement(plan);
     let rows = crate::sql_batch::bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
         .fetch_all(&mut **tx)
         .await?;
-    let mut taken: Vec<Vec<AnyRow>> = (0..plan.priced.len() + 2).map(|_| Vec::new()).collect();
+    let n = plan.priced.len();
+    let mut number = None;
+    let mut lines = vec![None; n];
+    let mut members = Vec::new();
     for r in rows {
         let part: i64 = r.try_get("part")?;
-        let slot = usize::try_from(part)
-            .ok()
-            .and_then(|i| taken.get_mut(i))
-            .ok_or_else(|| {
-                Error::Internal(format!("an order's first statement answered part {part}"))
-            })?;
-        slot.push(r);
+        match usize::try_from(part) {
+            Ok(0) => number = Some(r.try_get::<i64, _>("order_seq")?),
+            Ok(i) if (1..=n).contains(&i) => {
+                lines[i - 1] = Some(if bool_col(&r, "track_inventory")? {
+                    Some(r.try_get::<i64, _>("stock")?)
+                } else {
+                    None
+                })
+            }
+            Ok(i) if i == n + 1 => members.push(r.try_get::<String, _>("email")?),
+            _ => {
+                return Err(Error::Internal(format!(
+                    "an order's first statement answered part {part}"
+                )));
+            }
+        }
     }
-    match after_taking(plan, &taken)? {
+    let taken = TakeAnswer {
+        number: number.ok_or(Error::NotFound("shop"))?,
+        lines,
+        members,
+    };
+    match after_taking(plan, taken)? {
         Taken::Short(short) => Ok(Written::Short(short)),
         Taken::Ready(order, write) => {
             write.run(tx).await?;
             Ok(Written::Placed(order))
         }
     }
+}
+
+/// What an order's first statements answered ([`take_batch`], or [`take_statement`]).
+#[derive(Debug)]
+pub(crate) struct TakeAnswer {
+    /// The order's number: the shop's counter, incremented.
+    number: i64,
+    /// Per line: `None` when its stock was not taken (too little left); else the stock left,
+    /// when the variant tracks it.
+    lines: Vec<Option<Option<i64>>>,
+    /// The shop's members, to tell of the order.
+    members: Vec<String>,
+}
+
+/// Runs an order's first batch ([`take_batch`]) on the order writer's own SQLite connection
+/// and reads what it answered.
+pub(crate) fn take_direct(
+    conn: &mut crate::sqlite_direct::Direct,
+    plan: &Plan,
+) -> Result<TakeAnswer> {
+    use crate::sqlite_direct::Value;
+    let batch = take_batch(plan);
+    let mut answers = Vec::with_capacity(batch.len());
+    for (sql, args) in batch.statements() {
+        answers.push(conn.query(sql, args)?);
+    }
+    let odd = |what: &str| Error::Internal(format!("an order's first batch answered {what}"));
+    let n = plan.priced.len();
+    if answers.len() != n + 2 {
+        return Err(odd("the wrong number of statements"));
+    }
+    let number = match answers[0].first().and_then(|r| r.first()) {
+        Some(Value::Int(v)) => *v,
+        None => return Err(Error::NotFound("shop")),
+        Some(_) => return Err(odd("a number that is not one")),
+    };
+    let lines = answers[1..=n]
+        .iter()
+        .map(|rows| match rows.first().map(Vec::as_slice) {
+            None => Ok(None),
+            Some([_, Value::Int(0)]) => Ok(Some(None)),
+            Some([Value::Int(stock), Value::Int(_)]) => Ok(Some(Some(*stock))),
+            Some(_) => Err(odd("a stock that is not a number")),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let members = answers[n + 1]
+        .iter()
+        .map(|r| match r.first() {
+            Some(Value::Text(email)) => Ok(email.clone()),
+            _ => Err(odd("a member without an e-mail")),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(TakeAnswer {
+        number,
+        lines,
+        members,
+    })
 }
 
 /// What the first batch of an order found.
@@ -776,9 +848,8 @@ fn take_statement(plan: &Plan) -> (String, Vec<crate::sql_batch::Arg>) {
     (sql, args)
 }
 
-/// Reads the rows of an order's first batch ([`take_batch`]) and builds the order and its
-/// second batch.
-pub(crate) fn after_taking(plan: &Plan, taken: &[Vec<AnyRow>]) -> Result<Taken> {
+/// Builds the order and its second batch from what its first batch answered.
+pub(crate) fn after_taking(plan: &Plan, taken: TakeAnswer) -> Result<Taken> {
     let Plan {
         id,
         now,
@@ -796,34 +867,30 @@ pub(crate) fn after_taking(plan: &Plan, taken: &[Vec<AnyRow>]) -> Result<Taken> 
     } = plan;
     let (id, now, subtotal, shipping, total) = (id.clone(), *now, *subtotal, *shipping, *total);
     let shop_id = shop.id.as_str();
-    if taken.len() != priced.len() + 2 {
+    let TakeAnswer {
+        number,
+        lines: taken,
+        members,
+    } = taken;
+    if taken.len() != priced.len() {
         return Err(Error::Internal(format!(
-            "an order's first batch answered {} statements for {} lines",
+            "an order's first batch answered for {} lines of {}",
             taken.len(),
             priced.len()
         )));
     }
-    let number: i64 = taken[0]
-        .first()
-        .ok_or(Error::NotFound("shop"))?
-        .try_get("order_seq")?;
     let mut short = Vec::new();
     // Per line: the stock left, when the variant tracks inventory.
     let mut left: Vec<Option<i64>> = Vec::new();
-    for (Priced { variant: v, .. }, rows) in priced.iter().zip(&taken[1..]) {
-        match rows.first() {
-            Some(r) if bool_col(r, "track_inventory")? => left.push(Some(r.try_get("stock")?)),
-            Some(_) => left.push(None),
+    for (Priced { variant: v, .. }, line) in priced.iter().zip(taken) {
+        match line {
+            Some(l) => left.push(l),
             None => short.push(v.id.clone()),
         }
     }
     if !short.is_empty() {
         return Ok(Taken::Short(short));
     }
-    let members = taken[priced.len() + 1]
-        .iter()
-        .map(|r| r.try_get::<String, _>("email"))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
     let vietqr_payload = match method {
         PaymentMethod::BankTransfer => match (&shop.bank_bin, &shop.bank_account_number) {
             (Some(bin), Some(acct)) => Some(

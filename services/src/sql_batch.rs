@@ -167,6 +167,14 @@ impl Batch {
         self.statements.len()
     }
 
+    /// The statements in order, each with its arguments (for a connection that runs them
+    /// itself: `sqlite_direct`).
+    pub(crate) fn statements(&self) -> impl Iterator<Item = (&str, &[Arg])> {
+        self.statements
+            .iter()
+            .map(|s| (s.sql.as_str(), s.args.as_slice()))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.statements.is_empty()
     }

@@ -1,23 +1,30 @@
 //! Group commit of orders on SQLite. SQLite has one writer, and a transaction's fixed costs
-//! (taking the writer from the pool, `BEGIN`, `COMMIT` with its write to the WAL, the
-//! writer's check on release) were most of an order's time on it. Orders placed while the
-//! writer is busy wait in a queue; one task takes everything queued (up to [`MAX_GROUP`]) and
-//! writes it in one transaction, each order inside its own savepoint, so an order that is
-//! short of stock or fails is undone alone. Nobody hears of an order before the transaction
-//! holding it has committed: if the commit fails, every order of the group answers the error
-//! and none exists. An order that arrives while the writer is idle is written at once, alone.
+//! (`BEGIN`, `COMMIT` with its write to the WAL) were most of an order's time on it. Orders
+//! placed while the writer is busy wait in a queue; one thread takes everything queued (up to
+//! [`MAX_GROUP`]) and writes it in one transaction, each order inside its own savepoint, so
+//! an order that is short of stock or fails is undone alone. Nobody hears of an order before
+//! the transaction holding it has committed: if the commit fails, every order of the group
+//! answers the error and none exists. An order that arrives while the writer is idle is
+//! written at once, alone.
+//!
+//! The thread writes through a SQLite connection of its own, run on the thread itself
+//! ([`crate::sqlite_direct`]): through sqlx, every statement and every row crossed to the
+//! connection's thread and back, and those hand-offs bounded the writer. While it writes a
+//! group it holds the write pool's connection, so no other write of this process (a member's
+//! edit, the mail worker, the WAL restart) runs in between.
 //!
 //! PostgreSQL writes each order in its own transaction (many writers, row locks).
 
-use std::sync::{Arc, OnceLock};
+use std::{
+    path::PathBuf,
+    sync::{Arc, OnceLock},
+};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Plan, Taken, Written, after_taking, take_batch};
-use crate::{Db, Error, Result};
+use super::{Plan, Taken, Written, after_taking, take_direct};
+use crate::{Db, Error, Result, sqlite_direct::Direct};
 
-/// The savepoint each order of a group is written in.
-const SAVEPOINT: &str = "order_sp";
 /// At most this many orders share a transaction.
 pub const MAX_GROUP: usize = 64;
 /// Orders that may wait for the writer before placing one waits to queue.
@@ -28,7 +35,7 @@ struct Job {
     reply: oneshot::Sender<Result<Written>>,
 }
 
-/// The queue to the order writer of one database (held by [`Db`]); the writer task starts
+/// The queue to the order writer of one database (held by [`Db`]); the writer thread starts
 /// with the first order and ends when the last handle to the database is dropped.
 #[derive(Default)]
 pub struct GroupCommit {
@@ -49,6 +56,7 @@ impl GroupCommit {
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
             let pool = db.write().clone();
+            let writer = Writer::new(db.sqlite_file());
             std::thread::Builder::new()
                 .name("choso-orders".into())
                 .spawn(move || {
@@ -57,7 +65,7 @@ impl GroupCommit {
                         .enable_all()
                         .build()
                     {
-                        Ok(rt) => rt.block_on(run(pool, rx)),
+                        Ok(rt) => rt.block_on(run(pool, writer, rx)),
                         Err(e) => tracing::error!(error = %e, "cannot start the order writer"),
                     }
                 })
@@ -73,9 +81,9 @@ impl GroupCommit {
     }
 }
 
-/// Puts the calling thread in Linux's `SCHED_BATCH` class: waking it (which SQLite's
-/// connection thread does for every statement result and row it hands over) no longer
-/// preempts the thread that woke it. The thread still gets its fair share of the CPU.
+/// Puts the calling thread in Linux's `SCHED_BATCH` class: waking it does not preempt the
+/// thread that woke it (a tokio worker queueing an order). The thread still gets its fair
+/// share of the CPU.
 fn not_preempting() {
     #[cfg(target_os = "linux")]
     {
@@ -89,10 +97,10 @@ fn not_preempting() {
     }
 }
 
-async fn run(pool: sqlx::AnyPool, mut queue: mpsc::Receiver<Job>) {
+async fn run(pool: sqlx::AnyPool, mut writer: Writer, mut queue: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_GROUP);
     while queue.recv_many(&mut jobs, MAX_GROUP).await > 0 {
-        write_group(&pool, std::mem::take(&mut jobs)).await;
+        write_group(&pool, &mut writer, std::mem::take(&mut jobs)).await;
     }
 }
 
@@ -104,120 +112,95 @@ fn shared(e: &Error) -> Error {
     }
 }
 
-/// How the order whose statements lead the next batch ends.
-enum Finish {
-    /// Its second batch: it is placed once that has run.
-    Write(Box<crate::orders::Placed>, crate::sql_batch::Batch),
-    /// Undo its savepoint (short of stock, or failed), then answer this.
-    Undo(Result<Written>),
+/// The order writer's own connection: opened on first use, and again after a failure left
+/// its transaction in doubt.
+struct Writer {
+    file: Option<PathBuf>,
+    conn: Option<Direct>,
 }
 
-impl Finish {
-    fn statements(self, batch: &mut crate::sql_batch::Batch) -> Finishing {
-        match self {
-            Finish::Write(order, write) => {
-                batch.extend(write);
-                batch.push(format!("RELEASE {SAVEPOINT}"), crate::args![]);
-                Finishing::Placed(order)
+impl Writer {
+    fn new(file: Option<PathBuf>) -> Writer {
+        Writer { file, conn: None }
+    }
+
+    /// Writes the orders in one transaction: each one's outcome, or the failure that lost
+    /// them all (nothing written).
+    fn write(&mut self, jobs: &[Job]) -> Result<Vec<Result<Written>>> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            slot @ None => {
+                let file = self.file.as_ref().ok_or_else(|| {
+                    Error::Internal("orders on SQLite need a database file".into())
+                })?;
+                slot.insert(Direct::open(file, &crate::db::sqlite_writer_setup())?)
             }
-            Finish::Undo(result) => {
-                // Two statements: a batch answers statement by statement.
-                batch.push(format!("ROLLBACK TO {SAVEPOINT}"), crate::args![]);
-                batch.push(format!("RELEASE {SAVEPOINT}"), crate::args![]);
-                Finishing::Undone(result)
+        };
+        let outcome = write_in(conn, jobs);
+        if outcome.is_err() && conn.in_transaction() && conn.query("ROLLBACK", &[]).is_err() {
+            // Its state is unknown: a fresh connection for the next group.
+            tracing::warn!("closing the order writer's connection: it could not roll back");
+            self.conn = None;
+        }
+        outcome
+    }
+}
+
+/// [`Writer::write`] on an open connection; on failure the transaction may still be open.
+fn write_in(conn: &mut Direct, jobs: &[Job]) -> Result<Vec<Result<Written>>> {
+    conn.query("BEGIN IMMEDIATE", &[])?;
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        conn.query("SAVEPOINT order_sp", &[])?;
+        let result = write_one(conn, &job.plan);
+        let end = match result {
+            Ok(Written::Placed(_)) => conn.query("RELEASE order_sp", &[]),
+            _ => conn
+                .query("ROLLBACK TO order_sp", &[])
+                .and_then(|_| conn.query("RELEASE order_sp", &[])),
+        };
+        if let Err(e) = end {
+            // SQLite may have left the transaction by itself (it rolls back on some errors,
+            // such as a full disk): the group is lost. The order's own error says why.
+            return Err(match result {
+                Err(first) => first,
+                Ok(_) => e.into(),
+            });
+        }
+        results.push(result);
+    }
+    conn.query("COMMIT", &[])?;
+    Ok(results)
+}
+
+/// One order, in the savepoint the caller opened: its stock and number, then its rows.
+fn write_one(conn: &mut Direct, plan: &Plan) -> Result<Written> {
+    match after_taking(plan, take_direct(conn, plan)?)? {
+        Taken::Short(short) => Ok(Written::Short(short)),
+        Taken::Ready(order, write) => {
+            for (sql, args) in write.statements() {
+                conn.query(sql, args)?;
             }
+            Ok(Written::Placed(order))
         }
     }
 }
 
-/// [`Finish`] once its statements are in the batch.
-enum Finishing {
-    Placed(Box<crate::orders::Placed>),
-    Undone(Result<Written>),
-}
-
-/// Writes the group in one transaction. Each round trip to the writer carries the end of one
-/// order (its second batch, or the undoing of its savepoint) and the start of the next (its
-/// savepoint and first batch): `n + 1` round trips for `n` orders, where running each order's
-/// two batches in turn took `2n`. A batch stops at its first failing statement, so the rows
-/// that came back tell which order failed: if it was the one ending, the next has not started
-/// and starts again in the next round trip.
-async fn write_group(pool: &sqlx::AnyPool, jobs: Vec<Job>) {
-    let mut tx = match pool.begin().await {
-        Ok(tx) => tx,
-        Err(e) => {
-            let e = Error::from(e);
-            for job in jobs {
-                let _ = job.reply.send(Err(shared(&e)));
-            }
-            return;
+/// Writes the group and answers each order. While the group writes, the write pool's only
+/// connection is held: no other writer of this process runs between its statements.
+async fn write_group(pool: &sqlx::AnyPool, writer: &mut Writer, jobs: Vec<Job>) {
+    let outcome = match pool.acquire().await {
+        Ok(held) => {
+            let outcome = writer.write(&jobs);
+            drop(held);
+            outcome
         }
-    };
-    let mut results: Vec<Option<Result<Written>>> = jobs.iter().map(|_| None).collect();
-    let mut ending: Option<(usize, Finish)> = None;
-    let mut next = 0;
-    let mut broken = None;
-    loop {
-        let mut batch = crate::sql_batch::Batch::new();
-        let finishing = ending.take().map(|(i, f)| (i, f.statements(&mut batch)));
-        let finish_len = batch.len();
-        let starting = jobs.get(next).map(|job| {
-            batch.push(format!("SAVEPOINT {SAVEPOINT}"), crate::args![]);
-            batch.extend(take_batch(&job.plan));
-            next
-        });
-        if batch.is_empty() {
-            break;
-        }
-        let (rows, mut error) = batch.run_partial(&mut tx).await;
-        if let Some((i, finishing)) = finishing {
-            let ran = rows.len() >= finish_len;
-            match (finishing, ran) {
-                (Finishing::Placed(order), true) => results[i] = Some(Ok(Written::Placed(order))),
-                (Finishing::Undone(result), true) => results[i] = Some(result),
-                (Finishing::Placed(_), false) => {
-                    // Its second batch failed (the next order did not start): undo it alone.
-                    let e = error.take().unwrap_or(Error::Unavailable);
-                    ending = Some((i, Finish::Undo(Err(e))));
-                    continue;
-                }
-                (Finishing::Undone(result), false) => {
-                    // If undoing fails, SQLite has left the transaction (it rolls back by itself
-                    // on some errors, such as a full disk): the group is lost.
-                    let e = error.take().unwrap_or(Error::Unavailable);
-                    broken = Some(match result {
-                        Err(first) => first,
-                        Ok(_) => e,
-                    });
-                    break;
-                }
-            }
-        }
-        if let Some(j) = starting {
-            next += 1;
-            let finish = match error {
-                Some(e) => Finish::Undo(Err(e)),
-                // Its rows, after its savepoint's.
-                None => match after_taking(&jobs[j].plan, &rows[finish_len + 1..]) {
-                    Ok(Taken::Ready(order, write)) => Finish::Write(order, write),
-                    Ok(Taken::Short(short)) => Finish::Undo(Ok(Written::Short(short))),
-                    Err(e) => Finish::Undo(Err(e)),
-                },
-            };
-            ending = Some((j, finish));
-        }
-    }
-    let outcome = match broken {
-        Some(e) => Err(e),
-        None => tx.commit().await.map_err(Error::from),
+        Err(e) => Err(Error::from(e)),
     };
     match outcome {
-        Ok(()) => {
+        Ok(results) => {
             for (job, r) in jobs.into_iter().zip(results) {
-                let _ =
-                    job.reply.send(r.unwrap_or_else(|| {
-                        Err(Error::Internal("an order was not written".into()))
-                    }));
+                let _ = job.reply.send(r);
             }
         }
         Err(e) => {
@@ -245,8 +228,7 @@ mod tests {
     /// One group, written by `write_group` itself (no timing involved): 0 and 5 share an
     /// idempotency key, 2 wants more than the stock. 2 is found short after its first batch
     /// and undone alone; 5's second batch fails on the key (its first batch had taken stock
-    /// and a number) and it is undone alone; 6's first batch, sent behind that failing second
-    /// batch, did not run and is sent again. The outcome is what writing them one by one
+    /// and a number) and it is undone alone. The outcome is what writing them one by one
     /// gives, numbers without a gap.
     #[tokio::test]
     async fn a_group_with_a_short_order_and_a_failing_one_ends_as_if_written_one_by_one() {
@@ -341,7 +323,7 @@ mod tests {
             jobs.push(Job { plan, reply });
             answers.push(answer);
         }
-        write_group(db.write(), jobs).await;
+        write_group(db.write(), &mut Writer::new(db.sqlite_file()), jobs).await;
         let mut numbers = Vec::new();
         for (i, answer) in answers.into_iter().enumerate() {
             match (i, answer.await.expect("answered")) {
