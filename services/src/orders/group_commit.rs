@@ -225,13 +225,9 @@ mod tests {
         tenancy::MemberRole,
     };
 
-    /// One group, written by `write_group` itself (no timing involved): 0 and 5 share an
-    /// idempotency key, 2 wants more than the stock. 2 is found short after its first batch
-    /// and undone alone; 5's second batch fails on the key (its first batch had taken stock
-    /// and a number) and it is undone alone. The outcome is what writing them one by one
-    /// gives, numbers without a gap.
-    #[tokio::test]
-    async fn a_group_with_a_short_order_and_a_failing_one_ends_as_if_written_one_by_one() {
+    /// A fresh SQLite database with one published shop (`tiem`) and one variant of 5 in
+    /// stock: its folder (to remove), the database, the shop's id and the variant's.
+    async fn shop_with_one_variant() -> (std::path::PathBuf, Db, crate::ShopId, String) {
         let dir = std::env::temp_dir().join(format!("choso-group-{}", crate::ids::new_id()));
         let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()))
             .await
@@ -289,6 +285,48 @@ mod tests {
             .expect("variant")
             .try_get("id")
             .expect("id");
+        (dir, db, shop.id, variant)
+    }
+
+    /// A job for one COD order of `quantity` of the variant, and where its answer comes.
+    async fn job(
+        db: &Db,
+        shop: &crate::ShopId,
+        variant: &str,
+        i: usize,
+        quantity: i64,
+        key: Option<&str>,
+    ) -> (Job, oneshot::Receiver<Result<Written>>) {
+        let p = PlaceOrder {
+            shop_slug: "tiem".into(),
+            lines: vec![LineInput {
+                shop_id: shop.clone(),
+                variant_id: variant.to_string(),
+                quantity,
+            }],
+            customer_name: format!("Khách {i}"),
+            customer_phone: "0912345678".into(),
+            customer_email: Some("khach@example.vn".into()),
+            address_line: "5 Trần Hưng Đạo".into(),
+            ward: None,
+            province_code: "46".into(),
+            payment_method: PaymentMethod::Cod,
+            idempotency_key: key.map(String::from),
+            note: None,
+        };
+        let plan = plan_order(db, p).await.expect("plan");
+        let (reply, answer) = oneshot::channel();
+        (Job { plan, reply }, answer)
+    }
+
+    /// One group, written by `write_group` itself (no timing involved): 0 and 5 share an
+    /// idempotency key, 2 wants more than the stock. 2 is found short after its first batch
+    /// and undone alone; 5's second batch fails on the key (its first batch had taken stock
+    /// and a number) and it is undone alone. The outcome is what writing them one by one
+    /// gives, numbers without a gap.
+    #[tokio::test]
+    async fn a_group_with_a_short_order_and_a_failing_one_ends_as_if_written_one_by_one() {
+        let (dir, db, shop, variant) = shop_with_one_variant().await;
         let orders = [
             (1, Some("k")),
             (1, None),
@@ -301,26 +339,8 @@ mod tests {
         let mut jobs = Vec::new();
         let mut answers = Vec::new();
         for (i, (quantity, key)) in orders.iter().enumerate() {
-            let p = PlaceOrder {
-                shop_slug: "tiem".into(),
-                lines: vec![LineInput {
-                    shop_id: shop.id.clone(),
-                    variant_id: variant.clone(),
-                    quantity: *quantity,
-                }],
-                customer_name: format!("Khách {i}"),
-                customer_phone: "0912345678".into(),
-                customer_email: Some("khach@example.vn".into()),
-                address_line: "5 Trần Hưng Đạo".into(),
-                ward: None,
-                province_code: "46".into(),
-                payment_method: PaymentMethod::Cod,
-                idempotency_key: key.map(String::from),
-                note: None,
-            };
-            let plan = plan_order(&db, p).await.expect("plan");
-            let (reply, answer) = oneshot::channel();
-            jobs.push(Job { plan, reply });
+            let (job, answer) = job(&db, &shop, &variant, i, *quantity, *key).await;
+            jobs.push(job);
             answers.push(answer);
         }
         write_group(db.write(), &mut Writer::new(db.sqlite_file()), jobs).await;
@@ -366,6 +386,46 @@ mod tests {
             one("SELECT COUNT(*) FROM outbox WHERE kind = 'order_confirmation'").await,
             5
         );
+        drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A group that finds the writer's connection inside a transaction (as SQLite can leave
+    /// it after a failure) fails without writing, the transaction is rolled back, and the
+    /// next group is written on the same connection with the next number. Without the
+    /// rollback every later group would fail the same way.
+    #[tokio::test]
+    async fn a_connection_left_in_a_transaction_is_rolled_back_and_the_next_group_writes() {
+        let (dir, db, shop, variant) = shop_with_one_variant().await;
+        let mut writer = Writer::new(db.sqlite_file());
+        let (first, answer) = job(&db, &shop, &variant, 0, 1, None).await;
+        write_group(db.write(), &mut writer, vec![first]).await;
+        assert!(matches!(answer.await, Ok(Ok(Written::Placed(_)))));
+        let conn = writer.conn.as_mut().expect("opened by the first group");
+        conn.query("BEGIN", &[]).expect("a transaction left open");
+        conn.query("UPDATE shops SET order_seq = order_seq + 100", &[])
+            .expect("a write in it");
+        let (second, answer) = job(&db, &shop, &variant, 1, 1, None).await;
+        write_group(db.write(), &mut writer, vec![second]).await;
+        let e = answer
+            .await
+            .expect("answered")
+            .expect_err("BEGIN inside a transaction");
+        assert!(e.is_fault(), "{e}");
+        let conn = writer.conn.as_ref().expect("kept: it could roll back");
+        assert!(!conn.in_transaction());
+        let (third, answer) = job(&db, &shop, &variant, 2, 1, None).await;
+        write_group(db.write(), &mut writer, vec![third]).await;
+        match answer.await.expect("answered") {
+            Ok(Written::Placed(placed)) => assert_eq!(placed.order.number, 1002),
+            other => panic!("the third order: {other:?}"),
+        }
+        let (orders, stock): (i64, i64) =
+            sqlx::query_as("SELECT (SELECT COUNT(*) FROM orders), (SELECT stock FROM variants)")
+                .fetch_one(db.read())
+                .await
+                .expect("counts");
+        assert_eq!((orders, stock), (2, 3));
         drop(db);
         let _ = std::fs::remove_dir_all(dir);
     }
