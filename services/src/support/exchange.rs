@@ -188,6 +188,21 @@ fn parse_bool(s: &str) -> Option<bool> {
 /// an update: only the owner withdraws it and staff record it one by one); other rows create
 /// enterprises. Every row is checked first; any error and nothing is written.
 pub async fn import_csv(db: &Db, user: &User, province: &str, data: &[u8]) -> Result<ImportResult> {
+    let checked = check_import(db, user, province, data).await?;
+    write_import(db, user, checked).await
+}
+
+/// An import checked against the register, ready to write: the enterprises it creates, and
+/// the ones it updates, each with the version it was read at.
+#[derive(Debug)]
+struct CheckedImport {
+    creates: Vec<Enterprise>,
+    updates: Vec<(i64, Enterprise)>,
+}
+
+/// The reading half of [`import_csv`]: parses and checks every row and reads the enterprises
+/// it updates (outside any transaction: a file of thousands of rows takes no lock meanwhile).
+async fn check_import(db: &Db, user: &User, province: &str, data: &[u8]) -> Result<CheckedImport> {
     super::require_staff(user)?;
     let p = province.trim().to_string();
     if !provinces::is_valid(&p) {
@@ -340,6 +355,14 @@ pub async fn import_csv(db: &Db, user: &User, province: &str, data: &[u8]) -> Re
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
+    Ok(CheckedImport { creates, updates })
+}
+
+/// The writing half of [`import_csv`], in one transaction: an enterprise changed since
+/// [`check_import`] read it fails the whole import (`EDIT_CONFLICT`), since writing it would
+/// undo that change.
+async fn write_import(db: &Db, user: &User, checked: CheckedImport) -> Result<ImportResult> {
+    let CheckedImport { creates, updates } = checked;
     let mut tx = db.begin().await?;
     // The updated enterprises' contributions to the province's totals come out before the
     // changes (locking them all first), and every written enterprise's goes in after.
@@ -379,4 +402,96 @@ pub async fn import_csv(db: &Db, user: &User, province: &str, data: &[u8]) -> Re
         created: creates.len() as i64,
         updated: updates.len() as i64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::support::{NewEnterprise, create_enterprise, load, update_enterprise};
+
+    /// An enterprise edited between the import's check and its write fails the whole import
+    /// with `EDIT_CONFLICT`: the edit stays, and no row of the file is written (not even the
+    /// one creating another enterprise).
+    #[tokio::test]
+    async fn an_import_overtaken_by_an_edit_writes_nothing() {
+        let dir = std::env::temp_dir().join(format!("choso-import-{}", crate::ids::new_id()));
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()))
+            .await
+            .expect("connect");
+        db.migrate().await.expect("migrate");
+        let staff = crate::accounts::create_user(
+            &db,
+            crate::accounts::NewUser {
+                email: "canbo@hue.gov.vn".into(),
+                password: "một mật khẩu dài".into(),
+                full_name: "Cán Bộ".into(),
+                role: crate::accounts::Role::ProvinceStaff,
+                province_code: Some("46".into()),
+            },
+        )
+        .await
+        .expect("staff");
+        let e = create_enterprise(
+            &db,
+            &staff,
+            NewEnterprise {
+                province_code: "46".into(),
+                fields: EnterpriseFields {
+                    name: Some("Mè xửng Song Hỷ".into()),
+                    tax_code: Some("0300588569".into()),
+                    ..Default::default()
+                },
+            },
+        )
+        .await
+        .expect("enterprise");
+        let file = format!(
+            "{H_NAME},{H_TAX},{H_EMAIL}\nMè xửng Song Hỷ,0300588569,lienhe@songhy.vn\nBánh ép Huế,,\n"
+        );
+        let checked = check_import(&db, &staff, "46", file.as_bytes())
+            .await
+            .expect("the file checks");
+        assert_eq!((checked.creates.len(), checked.updates.len()), (1, 1));
+        update_enterprise(
+            &db,
+            &staff,
+            &e.id,
+            EnterpriseFields {
+                phone: Some("0912345678".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("an edit in between");
+        match write_import(&db, &staff, checked).await {
+            Err(Error::Invalid(errors)) => {
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                assert_eq!(errors[0].code, "EDIT_CONFLICT", "{errors:?}");
+            }
+            other => panic!("the import should conflict: {other:?}"),
+        }
+        let now = load(&db, &e.id).await.expect("load").expect("found");
+        assert!(now.phone.is_some(), "the edit stays");
+        assert_eq!(now.email, None, "the import's change is not written");
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM enterprises")
+            .fetch_one(db.read())
+            .await
+            .expect("count");
+        assert_eq!(count, 1, "the import's new enterprise is not written");
+        // The same file imported again, from the edited row, lands (and keeps the edit).
+        let done = import_csv(&db, &staff, "46", file.as_bytes())
+            .await
+            .expect("imported again");
+        assert_eq!(
+            done,
+            ImportResult {
+                created: 1,
+                updated: 1
+            }
+        );
+        let now = load(&db, &e.id).await.expect("load").expect("found");
+        assert!(now.phone.is_some() && now.email.is_some());
+        drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
