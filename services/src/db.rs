@@ -528,6 +528,20 @@ pub fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// For unit tests: a SQLite database in a fresh temp folder, migrated or not; the folder is
+/// the caller's to remove.
+#[cfg(test)]
+pub(crate) async fn temp_sqlite(name: &str, migrate: bool) -> (std::path::PathBuf, Db) {
+    let dir = std::env::temp_dir().join(format!("choso-{name}-{}", crate::ids::new_id()));
+    let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()))
+        .await
+        .expect("connect");
+    if migrate {
+        db.migrate().await.expect("migrate");
+    }
+    (dir, db)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,10 +578,7 @@ mod tests {
         // A 16 MB threshold instead of 256 MB keeps the test small (other tests' databases
         // stay far below either).
         RESTART_FRAMES.store(4096, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("choso-wal-{}", crate::ids::new_id()));
-        let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()))
-            .await
-            .expect("connect");
+        let (dir, db) = temp_sqlite("wal", false).await;
         sqlx::query("CREATE TABLE blobs (id BIGINT PRIMARY KEY, body TEXT NOT NULL)")
             .execute(db.write())
             .await

@@ -1854,12 +1854,7 @@ mod tests {
     /// condition changed on one side only would quietly stop the index from being used.
     #[tokio::test]
     async fn the_expiry_query_reads_its_partial_index() {
-        let dir = std::env::temp_dir().join(format!("choso-expiry-{}", new_id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()))
-            .await
-            .expect("connect");
-        db.migrate().await.expect("migrate");
+        let (dir, db) = crate::db::temp_sqlite("expiry", true).await;
         let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
             "EXPLAIN QUERY PLAN {EXPIRED_CARD_ORDERS}"
         )))

@@ -439,9 +439,7 @@ mod tests {
 
     #[tokio::test]
     async fn rows_come_back_per_statement_and_errors_stop_the_batch() {
-        let dir = std::env::temp_dir().join(format!("choso-batch-{}", crate::ids::new_id()));
-        let url = format!("sqlite://{}/t.db", dir.display());
-        let db = crate::Db::connect(&url).await.expect("connect");
+        let (dir, db) = crate::db::temp_sqlite("batch", false).await;
         sqlx::raw_sql("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT)")
             .execute(db.write())
             .await

@@ -1195,8 +1195,41 @@ pub(crate) fn count_order_in(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A fresh migrated SQLite database and a staff account of Huế (46); the folder is the
+    /// caller's to remove.
+    pub(crate) async fn db_with_staff(name: &str) -> (std::path::PathBuf, Db, User) {
+        let (dir, db) = crate::db::temp_sqlite(name, true).await;
+        let staff = crate::accounts::create_user(
+            &db,
+            crate::accounts::NewUser {
+                email: "canbo@hue.gov.vn".into(),
+                password: "một mật khẩu dài".into(),
+                full_name: "Cán Bộ".into(),
+                role: crate::accounts::Role::ProvinceStaff,
+                province_code: Some("46".into()),
+            },
+        )
+        .await
+        .expect("staff");
+        (dir, db, staff)
+    }
+
+    /// Staff set the enterprise's phone to 0912345678 (`update_enterprise`).
+    pub(crate) async fn set_phone(db: &Db, staff: &User, id: &str) -> Result<Enterprise> {
+        update_enterprise(
+            db,
+            staff,
+            id,
+            EnterpriseFields {
+                phone: Some("0912345678".into()),
+                ..Default::default()
+            },
+        )
+        .await
+    }
 
     #[test]
     fn parsing() {
@@ -1227,23 +1260,7 @@ mod tests {
     /// under its lock, so the same edit made through it keeps the withdrawal.
     #[tokio::test]
     async fn an_overtaken_change_writes_nothing_and_an_edit_reads_under_the_lock() {
-        let dir = std::env::temp_dir().join(format!("choso-ent-{}", crate::ids::new_id()));
-        let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()))
-            .await
-            .expect("connect");
-        db.migrate().await.expect("migrate");
-        let staff = crate::accounts::create_user(
-            &db,
-            crate::accounts::NewUser {
-                email: "canbo@hue.gov.vn".into(),
-                password: "một mật khẩu dài".into(),
-                full_name: "Cán Bộ".into(),
-                role: crate::accounts::Role::ProvinceStaff,
-                province_code: Some("46".into()),
-            },
-        )
-        .await
-        .expect("staff");
+        let (dir, db, staff) = db_with_staff("ent").await;
         let e = create_enterprise(
             &db,
             &staff,
@@ -1286,17 +1303,7 @@ mod tests {
         assert!(!now.consent_share_sales);
         assert_eq!(now.phone, None);
         // The same edit through `update_enterprise` keeps the withdrawal.
-        let edited = update_enterprise(
-            &db,
-            &staff,
-            &e.id,
-            EnterpriseFields {
-                phone: Some("0912345678".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("edited");
+        let edited = set_phone(&db, &staff, &e.id).await.expect("edited");
         let phone = crate::text::Phone::parse("0912345678")
             .expect("a phone")
             .into_string();

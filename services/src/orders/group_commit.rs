@@ -228,11 +228,7 @@ mod tests {
     /// A fresh SQLite database with one published shop (`tiem`) and one variant of 5 in
     /// stock: its folder (to remove), the database, the shop's id and the variant's.
     async fn shop_with_one_variant() -> (std::path::PathBuf, Db, crate::ShopId, String) {
-        let dir = std::env::temp_dir().join(format!("choso-group-{}", crate::ids::new_id()));
-        let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()))
-            .await
-            .expect("connect");
-        db.migrate().await.expect("migrate");
+        let (dir, db) = crate::db::temp_sqlite("group", true).await;
         let user = accounts::create_user(
             &db,
             NewUser {

@@ -407,30 +407,14 @@ async fn write_import(db: &Db, user: &User, checked: CheckedImport) -> Result<Im
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::support::{NewEnterprise, create_enterprise, load, update_enterprise};
+    use crate::support::{NewEnterprise, create_enterprise, load};
 
     /// An enterprise edited between the import's check and its write fails the whole import
     /// with `EDIT_CONFLICT`: the edit stays, and no row of the file is written (not even the
     /// one creating another enterprise).
     #[tokio::test]
     async fn an_import_overtaken_by_an_edit_writes_nothing() {
-        let dir = std::env::temp_dir().join(format!("choso-import-{}", crate::ids::new_id()));
-        let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()))
-            .await
-            .expect("connect");
-        db.migrate().await.expect("migrate");
-        let staff = crate::accounts::create_user(
-            &db,
-            crate::accounts::NewUser {
-                email: "canbo@hue.gov.vn".into(),
-                password: "một mật khẩu dài".into(),
-                full_name: "Cán Bộ".into(),
-                role: crate::accounts::Role::ProvinceStaff,
-                province_code: Some("46".into()),
-            },
-        )
-        .await
-        .expect("staff");
+        let (dir, db, staff) = crate::support::tests::db_with_staff("import").await;
         let e = create_enterprise(
             &db,
             &staff,
@@ -452,17 +436,9 @@ mod tests {
             .await
             .expect("the file checks");
         assert_eq!((checked.creates.len(), checked.updates.len()), (1, 1));
-        update_enterprise(
-            &db,
-            &staff,
-            &e.id,
-            EnterpriseFields {
-                phone: Some("0912345678".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("an edit in between");
+        crate::support::tests::set_phone(&db, &staff, &e.id)
+            .await
+            .expect("an edit in between");
         match write_import(&db, &staff, checked).await {
             Err(Error::Invalid(errors)) => {
                 assert_eq!(errors.len(), 1, "{errors:?}");
