@@ -104,20 +104,31 @@ const RESTART_WAIT_MS: u32 = 10;
 /// there: it copies what the passive checkpoint left, waits up to [`RESTART_WAIT_MS`] for
 /// readers on an older snapshot, and the next commit writes from the start of the WAL file
 /// again (the file keeps its size, at most `journal_size_limit`).
-async fn checkpoints(pool: Readers, write: AnyPool) {
+///
+/// A checkpoint syncs the database file only when it has copied every frame, which under
+/// that same stream a passive one never has (the writer commits while it copies): the pages
+/// it copied stayed unsynced until the restart, which then flushed seconds of them while
+/// holding the writer (220–380 ms with 1,000 shops: `benches/README.md`, session 15). So
+/// after each passive checkpoint that copied frames the database file is synced here, off
+/// the writer, through a connection of the checkpointer's own (`sqlite_direct`).
+async fn checkpoints(pool: Readers, write: AnyPool, file: Option<std::path::PathBuf>) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut syncer = Syncer::new(file);
     loop {
         tick.tick().await;
         if pool.is_closed() {
             return;
         }
-        let frames = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        let (frames, copied) = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&pool)
             .await
         {
             // (busy, frames in the WAL, frames copied)
-            Ok(row) => row.try_get::<i64, _>(1).unwrap_or(0),
+            Ok(row) => (
+                row.try_get::<i64, _>(1).unwrap_or(0),
+                row.try_get::<i64, _>(2).unwrap_or(0),
+            ),
             Err(e) => {
                 if pool.is_closed() {
                     return;
@@ -126,6 +137,7 @@ async fn checkpoints(pool: Readers, write: AnyPool) {
                 continue;
             }
         };
+        syncer.after_checkpoint(frames, copied).await;
         if frames >= RESTART_FRAMES.load(std::sync::atomic::Ordering::Relaxed)
             && let Err(e) = restart_wal(&write).await
         {
@@ -133,6 +145,54 @@ async fn checkpoints(pool: Readers, write: AnyPool) {
                 return;
             }
             tracing::warn!(error = %e, "WAL restart failed");
+        }
+    }
+}
+
+/// Syncs the database file after passive checkpoints that copied frames ([`checkpoints`]).
+struct Syncer {
+    file: Option<std::path::PathBuf>,
+    /// Opened on first use; moved into the blocking task that syncs, and back.
+    conn: Option<crate::sqlite_direct::Direct>,
+    /// The WAL's frames and the copied ones when the file was last synced.
+    synced: (i64, i64),
+}
+
+impl Syncer {
+    fn new(file: Option<std::path::PathBuf>) -> Syncer {
+        Syncer {
+            file,
+            conn: None,
+            synced: (0, 0),
+        }
+    }
+
+    async fn after_checkpoint(&mut self, frames: i64, copied: i64) {
+        let Some(file) = self.file.clone() else {
+            return;
+        };
+        if copied <= 0 || (frames, copied) == self.synced {
+            return;
+        }
+        let conn = self.conn.take();
+        let synced = tokio::task::spawn_blocking(move || {
+            let mut conn = match conn {
+                Some(c) => c,
+                None => crate::sqlite_direct::Direct::open(
+                    &file,
+                    &format!("PRAGMA busy_timeout={BUSY_TIMEOUT_MS};"),
+                )?,
+            };
+            conn.sync_database().map(|()| conn)
+        })
+        .await;
+        match synced {
+            Ok(Ok(conn)) => {
+                self.conn = Some(conn);
+                self.synced = (frames, copied);
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "syncing the database file failed"),
+            Err(e) => tracing::warn!(error = %e, "the database sync task failed"),
         }
     }
 }
@@ -185,7 +245,7 @@ impl Db {
                     READERS as usize,
                 );
                 let checkpoints = Some(std::sync::Arc::new(AbortOnDrop(tokio::spawn(
-                    checkpoints(read.clone(), write.clone()),
+                    checkpoints(read.clone(), write.clone(), sqlite_path(&url)),
                 ))));
                 Ok(Db {
                     read,

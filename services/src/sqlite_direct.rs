@@ -191,6 +191,48 @@ impl Direct {
         outcome
     }
 
+    /// Flushes the database file (not the WAL) to disk: what a checkpoint does last when it
+    /// has copied every frame, done here for checkpoints that could not (see
+    /// `db::checkpoints`). Through SQLite's own file handle, so its locks are untouched (a
+    /// file descriptor of our own, once closed, would drop them).
+    pub(crate) fn sync_database(&mut self) -> Result<(), Failure> {
+        let mut file: *mut ffi::sqlite3_file = ptr::null_mut();
+        // SAFETY: a valid handle; "main" is NUL-terminated; FILE_POINTER writes the main
+        // database's `sqlite3_file` pointer (owned by the connection) into `file`.
+        let rc = unsafe {
+            ffi::sqlite3_file_control(
+                self.db.as_ptr(),
+                c"main".as_ptr(),
+                ffi::SQLITE_FCNTL_FILE_POINTER,
+                (&raw mut file).cast(),
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(self.failure(rc));
+        }
+        // SAFETY: `file` is the connection's open file (or NULL); its methods table is set by
+        // the VFS that opened it, and `xSync` may be called on it by the thread using the
+        // connection.
+        let rc = unsafe {
+            match file
+                .as_ref()
+                .and_then(|f| f.pMethods.as_ref())
+                .and_then(|m| m.xSync)
+            {
+                Some(sync) => sync(file, ffi::SQLITE_SYNC_NORMAL),
+                None => ffi::SQLITE_MISUSE,
+            }
+        };
+        if rc == ffi::SQLITE_OK {
+            Ok(())
+        } else {
+            Err(Failure {
+                code: rc,
+                message: "the database file could not be synced".into(),
+            })
+        }
+    }
+
     /// Whether a transaction is open (SQLite may have rolled one back by itself after an
     /// error, such as a full disk).
     pub(crate) fn in_transaction(&self) -> bool {
@@ -450,6 +492,8 @@ mod tests {
         run(&mut c, "INSERT INTO t (id) VALUES ($1)", args!["b"]).expect("in the transaction");
         c.execute("ROLLBACK").expect("rollback");
         assert!(!c.in_transaction());
+        c.sync_database()
+            .expect("the file syncs through SQLite's own handle");
         let rows = c.query("SELECT COUNT(*) FROM t", &[]).expect("count");
         assert_eq!(rows, vec![vec![Value::Int(1)]]);
         drop(c);
