@@ -59,8 +59,9 @@ pub struct Db {
     for_sale_cache: std::sync::Arc<crate::for_sale_cache::ForSaleCache>,
     order_commits: std::sync::Arc<crate::orders::group_commit::GroupCommit>,
     url: std::sync::Arc<str>,
-    /// SQLite: the task copying the WAL into the database file (ends with the last handle).
-    _checkpoints: Option<std::sync::Arc<AbortOnDrop>>,
+    /// SQLite: the task copying the WAL into the database file (ends with the last handle,
+    /// or with [`Db::close`]).
+    checkpoints: Option<std::sync::Arc<Checkpointer>>,
 }
 
 /// How often the SQLite WAL is copied back into the database file. The writer never does it
@@ -68,12 +69,27 @@ pub struct Db {
 /// and its `fsync` (about a tenth of the writer's time under ordering load).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
+/// The checkpoint task: aborted when the last handle to the database is dropped, waited for
+/// by [`Db::close`].
 #[derive(Debug)]
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+struct Checkpointer(std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>);
 
-impl Drop for AbortOnDrop {
+impl Checkpointer {
+    /// Waits for the task to end, which it does at its next tick once the pools are closed
+    /// (a sync in flight finishes first, so its connection is closed too).
+    async fn stopped(&self) {
+        let task = self.0.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Checkpointer {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(task) = self.0.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
     }
 }
 
@@ -149,11 +165,11 @@ async fn checkpoints(pool: Readers, write: AnyPool, file: Option<std::path::Path
     }
 }
 
-/// Syncs the database file after passive checkpoints that copied frames ([`checkpoints`]).
+/// Syncs the database file after passive checkpoints that copied frames ([`checkpoints`]),
+/// on a connection opened for each sync (kept open, it would outlive `Db::close` and leave
+/// the WAL behind).
 struct Syncer {
     file: Option<std::path::PathBuf>,
-    /// Opened on first use; moved into the blocking task that syncs, and back.
-    conn: Option<crate::sqlite_direct::Direct>,
     /// The WAL's frames and the copied ones when the file was last synced.
     synced: (i64, i64),
 }
@@ -162,7 +178,6 @@ impl Syncer {
     fn new(file: Option<std::path::PathBuf>) -> Syncer {
         Syncer {
             file,
-            conn: None,
             synced: (0, 0),
         }
     }
@@ -174,23 +189,16 @@ impl Syncer {
         if copied <= 0 || (frames, copied) == self.synced {
             return;
         }
-        let conn = self.conn.take();
         let synced = tokio::task::spawn_blocking(move || {
-            let mut conn = match conn {
-                Some(c) => c,
-                None => crate::sqlite_direct::Direct::open(
-                    &file,
-                    &format!("PRAGMA busy_timeout={BUSY_TIMEOUT_MS};"),
-                )?,
-            };
-            conn.sync_database().map(|()| conn)
+            crate::sqlite_direct::Direct::open(
+                &file,
+                &format!("PRAGMA busy_timeout={BUSY_TIMEOUT_MS};"),
+            )?
+            .sync_database()
         })
         .await;
         match synced {
-            Ok(Ok(conn)) => {
-                self.conn = Some(conn);
-                self.synced = (frames, copied);
-            }
+            Ok(Ok(())) => self.synced = (frames, copied),
             Ok(Err(e)) => tracing::warn!(error = %e, "syncing the database file failed"),
             Err(e) => tracing::warn!(error = %e, "the database sync task failed"),
         }
@@ -244,8 +252,10 @@ impl Db {
                     sqlite_options(READERS, false).connect(&url).await?,
                     READERS as usize,
                 );
-                let checkpoints = Some(std::sync::Arc::new(AbortOnDrop(tokio::spawn(
-                    checkpoints(read.clone(), write.clone(), sqlite_path(&url)),
+                let task =
+                    tokio::spawn(checkpoints(read.clone(), write.clone(), sqlite_path(&url)));
+                let checkpoints = Some(std::sync::Arc::new(Checkpointer(std::sync::Mutex::new(
+                    Some(task),
                 ))));
                 Ok(Db {
                     read,
@@ -257,7 +267,7 @@ impl Db {
                     for_sale_cache: Default::default(),
                     order_commits: Default::default(),
                     url: url.as_str().into(),
-                    _checkpoints: checkpoints,
+                    checkpoints,
                 })
             }
             Backend::Postgres => {
@@ -286,7 +296,7 @@ impl Db {
                     for_sale_cache: Default::default(),
                     order_commits: Default::default(),
                     url: url.into(),
-                    _checkpoints: None,
+                    checkpoints: None,
                 })
             }
         }
@@ -385,10 +395,16 @@ impl Db {
         Ok(())
     }
 
-    /// Closes both pools, waiting for connections in use to be returned.
+    /// Closes the order writer's connection (after the orders queued for it) and both pools,
+    /// waiting for connections in use to be returned. On SQLite the last connection to close
+    /// copies the WAL into the database file and removes it: the file alone holds every order.
     pub async fn close(&self) {
+        self.order_commits.close().await;
         self.read.close().await;
         self.write.close().await;
+        if let Some(c) = &self.checkpoints {
+            c.stopped().await;
+        }
     }
 }
 

@@ -35,11 +35,18 @@ struct Job {
     reply: oneshot::Sender<Result<Written>>,
 }
 
+/// What the order writer's queue carries.
+enum Message {
+    Order(Job),
+    /// Write what came before, close the connection, then answer.
+    Close(oneshot::Sender<()>),
+}
+
 /// The queue to the order writer of one database (held by [`Db`]); the writer thread starts
 /// with the first order and ends when the last handle to the database is dropped.
 #[derive(Default)]
 pub struct GroupCommit {
-    queue: OnceLock<mpsc::Sender<Job>>,
+    queue: OnceLock<mpsc::Sender<Message>>,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -74,10 +81,21 @@ impl GroupCommit {
         });
         let (reply, answer) = oneshot::channel();
         queue
-            .send(Job { plan, reply })
+            .send(Message::Order(Job { plan, reply }))
             .await
             .map_err(|_| Error::Unavailable)?;
         answer.await.map_err(|_| Error::Unavailable)?
+    }
+
+    /// Writes the orders queued so far, then closes the writer's connection (`Db::close`:
+    /// the last connection to close copies the WAL into the database file and removes it).
+    pub(crate) async fn close(&self) {
+        if let Some(queue) = self.queue.get() {
+            let (done, closed) = oneshot::channel();
+            if queue.send(Message::Close(done)).await.is_ok() {
+                let _ = closed.await;
+            }
+        }
     }
 }
 
@@ -97,10 +115,25 @@ fn not_preempting() {
     }
 }
 
-async fn run(pool: sqlx::AnyPool, mut writer: Writer, mut queue: mpsc::Receiver<Job>) {
-    let mut jobs = Vec::with_capacity(MAX_GROUP);
-    while queue.recv_many(&mut jobs, MAX_GROUP).await > 0 {
-        write_group(&pool, &mut writer, std::mem::take(&mut jobs)).await;
+async fn run(pool: sqlx::AnyPool, mut writer: Writer, mut queue: mpsc::Receiver<Message>) {
+    let mut messages = Vec::with_capacity(MAX_GROUP);
+    while queue.recv_many(&mut messages, MAX_GROUP).await > 0 {
+        let mut jobs = Vec::with_capacity(messages.len());
+        for message in messages.drain(..) {
+            match message {
+                Message::Order(job) => jobs.push(job),
+                Message::Close(done) => {
+                    if !jobs.is_empty() {
+                        write_group(&pool, &mut writer, std::mem::take(&mut jobs)).await;
+                    }
+                    writer.conn = None;
+                    let _ = done.send(());
+                }
+            }
+        }
+        if !jobs.is_empty() {
+            write_group(&pool, &mut writer, jobs).await;
+        }
     }
 }
 
@@ -423,6 +456,36 @@ mod tests {
                 .expect("counts");
         assert_eq!((orders, stock), (2, 3));
         drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// `Db::close` closes the order writer's own connection with the pools: the last one to
+    /// close copies the WAL into the database file and removes it, so the file alone holds
+    /// every order (a copy of it made after a stop is complete).
+    #[tokio::test]
+    async fn closing_the_database_closes_the_writer_and_leaves_no_wal() {
+        let (dir, db, shop, variant) = shop_with_one_variant().await;
+        let (queued, _) = job(&db, &shop, &variant, 0, 1, None).await;
+        let placed = db
+            .order_commits()
+            .submit(&db, queued.plan.clone())
+            .await
+            .expect("placed");
+        assert!(matches!(placed, Written::Placed(_)));
+        let wal = dir.join("t.db-wal");
+        assert!(wal.exists(), "WAL mode keeps a WAL while open");
+        db.close().await;
+        assert!(!wal.exists(), "a connection outlived Db::close");
+        let reopened = Db::connect(&format!("sqlite://{}/t.db", dir.display()))
+            .await
+            .expect("reopen");
+        let (orders,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders")
+            .fetch_one(reopened.read())
+            .await
+            .expect("count");
+        assert_eq!(orders, 1);
+        reopened.close().await;
+        drop((db, reopened));
         let _ = std::fs::remove_dir_all(dir);
     }
 }
