@@ -576,10 +576,8 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(d) => {
             if let Some(s) = d.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
-                // Primary result code (the low byte of the extended one): SQLITE_BUSY 5,
-                // SQLITE_READONLY 8, SQLITE_IOERR 10, SQLITE_FULL 13, SQLITE_CANTOPEN 14.
                 let code = s.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
-                matches!(code & 0xff, 5 | 8 | 10 | 13 | 14)
+                crate::sqlite_direct::is_unavailable_code(code)
             } else if let Some(p) = d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
                 // SQLSTATE classes 08 (connection exception) and 53 (insufficient resources:
                 // disk full, out of memory, too many connections); 57P01–57P03: the server is

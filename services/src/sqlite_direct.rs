@@ -52,18 +52,25 @@ impl Failure {
         )
     }
 
-    /// The storage cannot serve now (busy, read-only, I/O error, full, cannot open): the same
-    /// primary codes as `db::is_unavailable` gives for sqlx's SQLite errors.
+    /// The storage cannot serve now ([`is_unavailable_code`]).
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self.code & 0xff,
-            ffi::SQLITE_BUSY
-                | ffi::SQLITE_READONLY
-                | ffi::SQLITE_IOERR
-                | ffi::SQLITE_FULL
-                | ffi::SQLITE_CANTOPEN
-        )
+        is_unavailable_code(self.code)
     }
+}
+
+/// Whether a SQLite result code (primary or extended) says the storage cannot serve now
+/// rather than that the request is wrong: busy, read-only, an I/O error, a full disk, a file
+/// that cannot be opened. For this module's failures and sqlx's SQLite errors alike
+/// (`db::is_unavailable`).
+pub(crate) fn is_unavailable_code(code: i32) -> bool {
+    matches!(
+        code & 0xff,
+        ffi::SQLITE_BUSY
+            | ffi::SQLITE_READONLY
+            | ffi::SQLITE_IOERR
+            | ffi::SQLITE_FULL
+            | ffi::SQLITE_CANTOPEN
+    )
 }
 
 impl std::fmt::Display for Failure {
