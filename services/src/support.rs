@@ -1217,6 +1217,23 @@ pub(crate) mod tests {
         (dir, db, staff)
     }
 
+    /// An enterprise of Huế named Mè xửng Song Hỷ, with `fields` besides, created by staff.
+    pub(crate) async fn song_hy(db: &Db, staff: &User, fields: EnterpriseFields) -> Enterprise {
+        create_enterprise(
+            db,
+            staff,
+            NewEnterprise {
+                province_code: "46".into(),
+                fields: EnterpriseFields {
+                    name: Some("Mè xửng Song Hỷ".into()),
+                    ..fields
+                },
+            },
+        )
+        .await
+        .expect("enterprise")
+    }
+
     /// Staff set the enterprise's phone to 0912345678 (`update_enterprise`).
     pub(crate) async fn set_phone(db: &Db, staff: &User, id: &str) -> Result<Enterprise> {
         update_enterprise(
@@ -1261,20 +1278,15 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn an_overtaken_change_writes_nothing_and_an_edit_reads_under_the_lock() {
         let (dir, db, staff) = db_with_staff("ent").await;
-        let e = create_enterprise(
+        let e = song_hy(
             &db,
             &staff,
-            NewEnterprise {
-                province_code: "46".into(),
-                fields: EnterpriseFields {
-                    name: Some("Mè xửng Song Hỷ".into()),
-                    consent_share_sales: Some(true),
-                    ..Default::default()
-                },
+            EnterpriseFields {
+                consent_share_sales: Some(true),
+                ..Default::default()
             },
         )
-        .await
-        .expect("enterprise");
+        .await;
         let stale = load(&db, &e.id).await.expect("load").expect("found");
         let withdrawn = update_enterprise(
             &db,

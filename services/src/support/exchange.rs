@@ -407,7 +407,7 @@ async fn write_import(db: &Db, user: &User, checked: CheckedImport) -> Result<Im
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::support::{NewEnterprise, create_enterprise, load};
+    use crate::support::load;
 
     /// An enterprise edited between the import's check and its write fails the whole import
     /// with `EDIT_CONFLICT`: the edit stays, and no row of the file is written (not even the
@@ -415,20 +415,15 @@ mod tests {
     #[tokio::test]
     async fn an_import_overtaken_by_an_edit_writes_nothing() {
         let (dir, db, staff) = crate::support::tests::db_with_staff("import").await;
-        let e = create_enterprise(
+        let e = crate::support::tests::song_hy(
             &db,
             &staff,
-            NewEnterprise {
-                province_code: "46".into(),
-                fields: EnterpriseFields {
-                    name: Some("Mè xửng Song Hỷ".into()),
-                    tax_code: Some("0300588569".into()),
-                    ..Default::default()
-                },
+            EnterpriseFields {
+                tax_code: Some("0300588569".into()),
+                ..Default::default()
             },
         )
-        .await
-        .expect("enterprise");
+        .await;
         let file = format!(
             "{H_NAME},{H_TAX},{H_EMAIL}\nMè xửng Song Hỷ,0300588569,lienhe@songhy.vn\nBánh ép Huế,,\n"
         );
