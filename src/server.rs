@@ -14,6 +14,7 @@ use choso_graphql::ChosoSchema;
 use choso_services::Db;
 use tokio::{sync::oneshot, task::JoinHandle};
 use tower_http::{
+    normalize_path::{NormalizePath, NormalizePathLayer},
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     timeout::TimeoutLayer,
     trace::TraceLayer,
@@ -52,6 +53,41 @@ pub struct Shared {
     pub pages: Arc<crate::storefront::page_cache::PageCache>,
     /// Each shop's GraphQL budget (shared with the schema).
     pub budget: Arc<choso_graphql::budget::Budget>,
+}
+
+impl AppState {
+    /// Everything a request can reach, over an already migrated database whose public
+    /// address is `base_url` (no listener, no background workers: [`Server`] adds those).
+    pub async fn new(config: Config, db: Db, base_url: &str) -> Result<AppState, BoxError> {
+        let stripe = config.stripe.clone().map(Arc::new);
+        let secret = choso_services::settings::secret(&db).await?;
+        let budget = choso_graphql::budget::Budget::new(config.shop_budget);
+        let limits = config.limits;
+        Ok(AppState(Arc::new(Shared {
+            budget: budget.clone(),
+            stripe: stripe.clone(),
+            schema: choso_graphql::build_schema(db.clone(), base_url, &secret, stripe, budget),
+            secret: secret.into(),
+            themes: crate::storefront::themes::Themes::from_env(),
+            graphql_cache: Arc::new(crate::graphql_cache::GraphqlCache::new(
+                limits.graphql_cache_bytes,
+            )),
+            pages: Arc::new(crate::storefront::page_cache::PageCache::new(
+                limits.page_cache_bytes,
+            )),
+            db,
+            config: Arc::new(config),
+            metrics: Metrics::default(),
+            base_url: base_url.into(),
+        })))
+    }
+}
+
+/// The service the listener serves: the [`router`] behind trailing-slash trimming
+/// (`/s/{slug}/` and `/s/{slug}` are the same page). Requests must carry a
+/// `ConnectInfo<SocketAddr>` extension, as the listener's do.
+pub fn service(state: AppState) -> NormalizePath<Router> {
+    tower::Layer::layer(&NormalizePathLayer::trim_trailing_slash(), router(state))
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -145,58 +181,28 @@ impl Server {
         if config.demo {
             crate::demo::seed_if_empty(&db).await?;
         }
-        let stripe = config.stripe.clone().map(Arc::new);
-        let secret = choso_services::settings::secret(&db).await?;
+        let state = AppState::new(config, db.clone(), &base_url).await?;
         let feed_listener = db.start_feed_listener();
         let mut mail = choso_services::notify::MailConfig::new(
-            config.smtp_url.as_deref(),
-            &config.mail_from,
-            &config.data_dir,
+            state.config.smtp_url.as_deref(),
+            &state.config.mail_from,
+            &state.config.data_dir,
             &base_url,
         )?;
-        mail.retry_base_ms = config.mail_retry_base_ms;
+        mail.retry_base_ms = state.config.mail_retry_base_ms;
         let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
         let workers = crate::workers::spawn(
             db.clone(),
-            stripe.clone(),
+            state.stripe.clone(),
             mail,
-            config.mail_poll,
+            state.config.mail_poll,
             workers_stop,
         );
-        let budget = choso_graphql::budget::Budget::new(config.shop_budget);
-        let state_limits = config.limits;
-        let state = AppState(Arc::new(Shared {
-            budget: budget.clone(),
-            stripe: stripe.clone(),
-            schema: choso_graphql::build_schema(
-                db.clone(),
-                &base_url,
-                &secret,
-                stripe.clone(),
-                budget,
-            ),
-            secret: secret.into(),
-            themes: crate::storefront::themes::Themes::from_env(),
-            graphql_cache: Arc::new(crate::graphql_cache::GraphqlCache::new(
-                state_limits.graphql_cache_bytes,
-            )),
-            pages: Arc::new(crate::storefront::page_cache::PageCache::new(
-                state_limits.page_cache_bytes,
-            )),
-            db: db.clone(),
-            config: Arc::new(config),
-            metrics: Metrics::default(),
-            base_url: base_url.clone().into(),
-        }));
-        // "/s/{slug}/" and "/s/{slug}" are the same page: trim trailing slashes before routing.
-        let app = tower::Layer::layer(
-            &tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash(),
-            router(state),
-        );
         let limits = crate::listen::ConnLimits {
-            max_connections: state_limits.max_connections,
-            header_timeout: state_limits.header_timeout,
+            max_connections: state.config.limits.max_connections,
+            header_timeout: state.config.limits.header_timeout,
         };
+        let app = service(state);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             crate::listen::serve(listener, app, limits, async move {
