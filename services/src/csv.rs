@@ -39,7 +39,7 @@ pub enum CsvError {
          File → Save As → \"CSV UTF-8 (Comma delimited) (*.csv)\" and upload that file"
     )]
     NotUtf8 { line: usize },
-    /// No header line: the file is empty or holds only blank lines.
+    /// No header line: the file is empty or holds only blank lines (or names that are blank).
     #[error("the file is empty: the first line must hold the column names")]
     Empty,
     /// A quoted field opened on `line` is never closed.
@@ -177,7 +177,8 @@ pub fn parse(input: &str) -> Result<Table, CsvError> {
     let raw_headers = loop {
         match reader.record()? {
             None => return Err(CsvError::Empty),
-            Some((_, fields)) if fields.iter().all(String::is_empty) => {}
+            // A line of blank names (quoted spaces, say) names no column either.
+            Some((_, fields)) if fields.iter().all(|f| f.trim().is_empty()) => {}
             Some((_, fields)) => break fields,
         }
     };
@@ -665,7 +666,16 @@ mod tests {
 
     #[test]
     fn error_empty() {
-        for src in ["", "\n\n", "\u{FEFF}", "\r\n , ,\r\n", ",,,", ";;\n;;"] {
+        for src in [
+            "",
+            "\n\n",
+            "\u{FEFF}",
+            "\r\n , ,\r\n",
+            ",,,",
+            ";;\n;;",
+            "\"\t\"",
+            "\" \",\"\"\n",
+        ] {
             assert_eq!(parse(src), Err(CsvError::Empty), "{src:?}");
         }
         assert_eq!(parse_bytes(b"\xEF\xBB\xBF"), Err(CsvError::Empty));
