@@ -188,19 +188,7 @@ pub fn vietqr(data: &[u8]) {
         let t = d.transfer();
         if let Ok(again) = vietqr::encode(&t) {
             let back = vietqr::decode(&again).expect("an encoded payload decodes");
-            let folded = t
-                .purpose
-                .as_deref()
-                .map(vietqr::fold_purpose)
-                .filter(|p| !p.is_empty());
-            assert_eq!(
-                back.transfer(),
-                Transfer {
-                    purpose: folded,
-                    ..t
-                },
-                "{payload:?}"
-            );
+            assert_eq!(back.transfer(), as_encoded(&t), "{payload:?}");
         }
     }
 
@@ -234,19 +222,7 @@ pub fn vietqr(data: &[u8]) {
         Ok(p) => {
             assert!(p.is_ascii(), "{p:?}");
             let d = vietqr::decode(&p).unwrap_or_else(|e| panic!("{p:?} does not decode: {e}"));
-            let folded = t
-                .purpose
-                .as_deref()
-                .map(vietqr::fold_purpose)
-                .filter(|p| !p.is_empty());
-            assert_eq!(
-                d.transfer(),
-                Transfer {
-                    purpose: folded,
-                    ..t.clone()
-                },
-                "{p:?}"
-            );
+            assert_eq!(d.transfer(), as_encoded(&t), "{p:?}");
             assert_eq!(d.dynamic, t.amount.is_some());
             assert_eq!((d.currency.as_str(), d.country.as_str()), ("704", "VN"));
         }
@@ -259,6 +235,19 @@ pub fn vietqr(data: &[u8]) {
                 "{t:?} refused: {e}"
             );
         }
+    }
+}
+
+/// The transfer a payload encoded from `t` describes: its purpose folded, or none when
+/// folding leaves nothing.
+fn as_encoded(t: &Transfer) -> Transfer {
+    Transfer {
+        purpose: t
+            .purpose
+            .as_deref()
+            .map(vietqr::fold_purpose)
+            .filter(|p| !p.is_empty()),
+        ..t.clone()
     }
 }
 
