@@ -9,8 +9,8 @@
 //! - `- ` or `* ` bullet lists and `1. ` (or `1) `) numbered lists, one level; a line indented
 //!   under an item continues it;
 //! - `**bold**`, `*italic*`, `_italic_` (not inside words, so `ten_san_pham` stays as is);
-//! - links `[text](url)`, only to `http://…`, `https://…` or site paths `/…`; any other URL
-//!   (`javascript:`, `data:`, relative, containing spaces) renders the text alone;
+//! - links `[text](url)`, only to `http://…`, `https://…` or site paths `/…` (not `//…`); any
+//!   other URL (`javascript:`, `data:`, relative, containing spaces) renders the text alone;
 //! - `\` before a punctuation character makes it literal (`\*`).
 //!
 //! Safety: no raw HTML passes through, ever. Every character of the source reaches the output
@@ -514,8 +514,8 @@ fn find_link(b: &[u8], open: usize) -> Option<LinkSpan> {
     }
 }
 
-/// The URL when it may be linked: `http://…`, `https://…` (any case) or a site path `/…`,
-/// with no whitespace or control characters.
+/// The URL when it may be linked: `http://…`, `https://…` (any case) or a site path `/…`
+/// (not `//…` or `/\…`, which name another host), with no whitespace or control characters.
 fn safe_url(url: &str) -> Option<&str> {
     let starts = |prefix: &str| {
         url.len() > prefix.len()
@@ -524,7 +524,9 @@ fn safe_url(url: &str) -> Option<&str> {
                 .get(..prefix.len())
                 .is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes()))
     };
-    let allowed = starts("http://") || starts("https://") || url.starts_with('/');
+    // `//host` and `/\host` leave the site (browsers read both as another host).
+    let site_path = url.starts_with('/') && !url.starts_with("//") && !url.starts_with("/\\");
+    let allowed = starts("http://") || starts("https://") || site_path;
     let clean = !url.chars().any(|c| c.is_whitespace() || c.is_control());
     (allowed && clean).then_some(url)
 }
@@ -692,6 +694,8 @@ mod tests {
             "[x](evil.com)",
             "[x](http://)",
             "[x](http://a b)",
+            "[x](//evil.example/)",
+            "[x](/\\evil.example)",
         ] {
             let html = to_html(src);
             assert!(!html.contains("href"), "{src} -> {html}");

@@ -171,7 +171,9 @@ fn markdown_is_safe(src: &str, html: &str) {
                     !href.contains(['"', '<', '>', ' '])
                         && (lower.starts_with("http://")
                             || lower.starts_with("https://")
-                            || href.starts_with('/'))
+                            || href.starts_with('/')
+                                && !href.starts_with("//")
+                                && !href.starts_with("/\\"))
                 });
         assert!(ok, "Markdown wrote <{tag}> in {html:?} from {src:?}");
         rest = &rest[open + close + 1..];
