@@ -128,8 +128,9 @@ const RESTART_WAIT_MS: u32 = 10;
 /// after each passive checkpoint that copied frames the database file is synced here, off
 /// the writer, through a connection of the checkpointer's own (`sqlite_direct`). And before
 /// a restart, more passive passes (each synced) run while each is quicker than the one
-/// before, until one takes under [`CAUGHT_UP`], at most [`CATCH_UP_PASSES`]: the
-/// restart is left only what was committed during the last pass (with 1,000 shops each restart held the writer 44–58 ms without them, 12–38 ms with).
+/// before, until one takes under [`CAUGHT_UP`], at most [`CATCH_UP_PASSES`]: the restart
+/// is left only what was committed during the last pass (with 1,000 shops each restart held
+/// the writer 44–58 ms without them, 12–49 ms with).
 async fn checkpoints(pool: Readers, write: AnyPool, file: Option<std::path::PathBuf>) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
