@@ -39,6 +39,9 @@ use choso_services::{
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+/// What the listener serves (`choso::server::service`).
+type Service = tower_http::normalize_path::NormalizePath<axum::Router>;
+
 /// Text parsers and functions: no panic; accepted values round-trip; outputs keep their shape.
 pub fn text(data: &[u8]) {
     let s = String::from_utf8_lossy(data);
@@ -327,7 +330,8 @@ fn read_back_as(original: &str, back: &str, written: &str) {
 pub struct App {
     rt: tokio::runtime::Runtime,
     db: Db,
-    state: AppState,
+    /// The production service, built once (a clone per request is a reference count).
+    app: Service,
     owner: choso_services::accounts::User,
     owner_token: String,
     staff_token: String,
@@ -355,32 +359,34 @@ impl App {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp folder");
         let url = format!("sqlite://{}/choso.db?mode=rwc", dir.display());
-        let (db, state, owner, owner_token, staff_token, shop_id) = rt.block_on(async move {
+        let (db, app, owner, owner_token, staff_token, shop_id) = rt.block_on(async move {
             let db = Db::connect_and_migrate(&url).await.expect("database");
             choso::demo::seed_if_empty(&db).await.expect("demo shop");
             let config = choso::config::Config::for_database(url, dir.join("data"));
-            let state = AppState::new(config, db.clone(), "http://127.0.0.1:8080")
-                .await
-                .expect("state");
+            let app = service(
+                AppState::new(config, db.clone(), "http://127.0.0.1:8080")
+                    .await
+                    .expect("state"),
+            );
             let owner = choso_services::accounts::find_by_email(&db, choso::demo::DEMO_EMAIL)
                 .await
                 .expect("owner")
                 .expect("the demo owner exists");
-            let owner_token = login(&state, choso::demo::DEMO_EMAIL).await;
-            let staff_token = login(&state, choso::demo::DEMO_STAFF_EMAIL).await;
+            let owner_token = login(&app, choso::demo::DEMO_EMAIL).await;
+            let staff_token = login(&app, choso::demo::DEMO_STAFF_EMAIL).await;
             let query = format!("{{ shop(slug: \"{}\") {{ id }} }}", choso::demo::DEMO_SLUG);
             let body = json!({ "query": query }).to_string().into_bytes();
-            let (_, v) = post(&state, None, body).await;
+            let (_, v) = post(&app, None, body).await;
             let shop_id = v["data"]["shop"]["id"]
                 .as_str()
                 .expect("shop id")
                 .to_string();
-            (db, state, owner, owner_token, staff_token, shop_id)
+            (db, app, owner, owner_token, staff_token, shop_id)
         });
         App {
             rt,
             db,
-            state,
+            app,
             owner,
             owner_token,
             staff_token,
@@ -425,7 +431,7 @@ impl App {
             body.to_string().into_bytes()
         };
         let _one = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let (_, answer) = self.rt.block_on(post(&self.state, token, body));
+        let (_, answer) = self.rt.block_on(post(&self.app, token, body));
         let answers = match &answer {
             Value::Array(a) => a.iter().collect(),
             one => vec![one],
@@ -498,12 +504,12 @@ impl App {
     }
 }
 
-async fn login(state: &AppState, email: &str) -> String {
+async fn login(app: &Service, email: &str) -> String {
     let body = json!({
         "query": "mutation($i: LoginInput!) { login(input: $i) { token userErrors { code } } }",
         "variables": { "i": { "email": email, "password": choso::demo::DEMO_PASSWORD } },
     });
-    let (_, v) = post(state, None, body.to_string().into_bytes()).await;
+    let (_, v) = post(app, None, body.to_string().into_bytes()).await;
     v["data"]["login"]["token"]
         .as_str()
         .unwrap_or_else(|| panic!("{email} signs in: {v}"))
@@ -512,7 +518,7 @@ async fn login(state: &AppState, email: &str) -> String {
 
 /// Posts a body to `/graphql` through the production service; the answer must be JSON with a
 /// status below 500.
-async fn post(state: &AppState, token: Option<&str>, body: Vec<u8>) -> (StatusCode, Value) {
+async fn post(app: &Service, token: Option<&str>, body: Vec<u8>) -> (StatusCode, Value) {
     let mut req = Request::post("/graphql").header(header::CONTENT_TYPE, "application/json");
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -520,7 +526,8 @@ async fn post(state: &AppState, token: Option<&str>, body: Vec<u8>) -> (StatusCo
     let mut req = req.body(Body::from(body)).expect("request");
     req.extensions_mut()
         .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
-    let resp = service(state.clone())
+    let resp = app
+        .clone()
         .oneshot(req)
         .await
         .expect("the router is infallible");
