@@ -667,6 +667,25 @@ pub(crate) async fn temp_sqlite(name: &str, migrate: bool) -> (std::path::PathBu
     (dir, db)
 }
 
+/// For unit tests: only this backend's migrations up to `version` (a database made before
+/// the later ones), without the reference data.
+#[cfg(test)]
+pub(crate) async fn migrate_to(db: &Db, version: i64) {
+    let dir = match db.backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    };
+    let older = migrations(dir)
+        .expect("migrations")
+        .into_iter()
+        .filter(|m| m.version <= version)
+        .collect();
+    Migrator::with_migrations(older)
+        .run(&db.write)
+        .await
+        .expect("migrate");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,10 @@
 //!
 //! Placing an order is one transaction that starts with its write (the shop's order
 //! counter), takes stock with one conditional `UPDATE … WHERE stock >= q` per line, and
-//! inserts the order, its lines, the stock movements, the first history event, its emails and
-//! the province's running totals, in two batches of statements. If any line is short, nothing
-//! is taken. On SQLite orders are group-committed (`group_commit`).
+//! inserts the order, its lines, the stock movements, its emails and the province's running
+//! totals, in two batches of statements. If any line is short, nothing is taken. On SQLite
+//! orders are group-committed (`group_commit`). The order row is also the first entry of its
+//! history (see [`events`]): no `order_events` row is written for the placement.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -668,8 +669,8 @@ pub(crate) enum Written {
 /// Writes a planned order in `tx` on PostgreSQL in two steps: the first takes the shop's
 /// order counter (which serialises numbers per shop), each line's stock only if enough is
 /// left, and reads whom to tell, in one statement ([`take_statement`]); the second writes the
-/// order, its lines, the stock movements, the first history event, the e-mails and the
-/// province's running totals ([`after_taking`]). A `Short` leaves the transaction for the
+/// order, its lines, the stock movements, the e-mails and the province's running totals
+/// ([`after_taking`]). A `Short` leaves the transaction for the
 /// caller to roll back. (On SQLite the group commit runs the same steps for many orders at
 /// once, each in a savepoint of its own: [`take_direct`].)
 pub(crate) async fn write_order(tx: &mut Tx, plan: &Plan) -> Result<Written> {
@@ -952,9 +953,10 @@ pub(crate) fn after_taking(plan: &Plan, taken: TakeAnswer) -> Result<Taken> {
         updated_at: now,
         lines,
     };
-    // The second batch writes the order, its lines, the stock movements, the first history
-    // event, the emails and the province's running totals: effects, which PostgreSQL gets
-    // as two statements (the province's totals read the enterprise's new ones).
+    // The second batch writes the order, its lines, the stock movements, the emails and the
+    // province's running totals: effects, which PostgreSQL gets as two statements (the
+    // province's totals read the enterprise's new ones). The placement's history entry is
+    // the order row itself ([`events`]).
     let mut write = Batch::of_effects();
     write.push(
         "INSERT INTO orders (shop_id, id, number, status, payment_method, payment_status, customer_name, customer_phone, \
@@ -1014,16 +1016,6 @@ pub(crate) fn after_taking(plan: &Plan, taken: TakeAnswer) -> Result<Taken> {
         .filter_map(|(l, left)| left.map(|after| (l.variant_id.as_str(), -l.quantity, after)))
         .collect();
     catalog::movements_in(&mut write, &shop.id, &moves, "order", None, None, Some(&id));
-    event_in(
-        &mut write,
-        &shop.id,
-        &id,
-        "status",
-        None,
-        Some(Status::Pending.as_str()),
-        contact.note.as_deref(),
-        None,
-    );
     let mail = crate::notify::order_data(
         shop,
         number,
@@ -1246,11 +1238,19 @@ pub struct Event {
     pub created_at: i64,
 }
 
-/// The order's history, oldest first.
+/// The order's history, oldest first. It starts with the placement, read from the order row
+/// itself (its id, `created_at` and the customer's note; status `PENDING`, no actor): the row
+/// holds all that entry would, and writing it again as an `order_events` row cost every order
+/// three more B-tree pages (the table and its two indexes, migration 0012). The changes after
+/// it are `order_events` rows, whose ids are made later than the order's and sort after it.
 pub async fn events(db: &Db, scope: &ShopScope, order_id: &str) -> Result<Vec<Event>> {
     let rows = sqlx::query(
-        "SELECT e.id, e.kind, e.from_status, e.to_status, e.note, e.actor_id, u.full_name, e.created_at FROM order_events e \
-         LEFT JOIN users u ON u.id = e.actor_id WHERE e.shop_id = $1 AND e.order_id = $2 ORDER BY e.id",
+        "SELECT o.id, 'status' AS kind, CAST(NULL AS TEXT) AS from_status, 'PENDING' AS to_status, o.note, \
+         CAST(NULL AS TEXT) AS actor_id, CAST(NULL AS TEXT) AS full_name, o.created_at FROM orders o \
+         WHERE o.shop_id = $1 AND o.id = $2 \
+         UNION ALL \
+         SELECT e.id, e.kind, e.from_status, e.to_status, e.note, e.actor_id, u.full_name, e.created_at FROM order_events e \
+         LEFT JOIN users u ON u.id = e.actor_id WHERE e.shop_id = $1 AND e.order_id = $2 ORDER BY 1",
     )
     .bind(scope.shop_id().as_str().to_string())
     .bind(order_id.to_string())
@@ -1871,6 +1871,54 @@ mod tests {
                 .any(|d| d.contains("USING INDEX orders_expiry_idx")),
             "{plan:?}"
         );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Migration 0012 takes out the placement rows written before the history read the
+    /// placement from the order row, and no other event.
+    #[tokio::test]
+    async fn migration_0012_removes_only_the_stored_placements() {
+        let (dir, db) = crate::db::temp_sqlite("placements", false).await;
+        crate::db::migrate_to(&db, 11).await;
+        let mut conn = db.write().acquire().await.expect("connection");
+        // Events of an order that is not there: the rows alone are what the migration reads.
+        sqlx::raw_sql("PRAGMA foreign_keys=OFF")
+            .execute(&mut *conn)
+            .await
+            .expect("pragma");
+        for (id, kind, from, to) in [
+            ("e1", "status", None, Some("PENDING")),
+            ("e2", "status", Some("PENDING"), Some("CONFIRMED")),
+            ("e3", "payment", Some("UNPAID"), Some("PAID")),
+            ("e4", "flag", None, None),
+            ("e5", "status", Some("CONFIRMED"), Some("CANCELLED")),
+        ] {
+            sqlx::query(
+                "INSERT INTO order_events (shop_id, id, order_id, kind, from_status, to_status, created_at) \
+                 VALUES ('s', $1, 'o', $2, $3, $4, 0)",
+            )
+            .bind(id)
+            .bind(kind)
+            .bind(from)
+            .bind(to)
+            .execute(&mut *conn)
+            .await
+            .expect("event");
+        }
+        sqlx::raw_sql("PRAGMA foreign_keys=ON")
+            .execute(&mut *conn)
+            .await
+            .expect("pragma");
+        drop(conn);
+        db.migrate().await.expect("migrate");
+        let left: Vec<String> = sqlx::query("SELECT id FROM order_events ORDER BY id")
+            .fetch_all(db.read())
+            .await
+            .expect("events")
+            .iter()
+            .map(|r| r.try_get("id").expect("id"))
+            .collect();
+        assert_eq!(left, ["e2", "e3", "e4", "e5"]);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

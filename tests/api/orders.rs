@@ -319,13 +319,26 @@ const STATUS: &str = "mutation($o: ID!, $s: OrderStatus!, $n: String) { updateOr
 
 async fn lifecycle_and_history(app: TestApp) {
     let (token, _, variant) = open_shop(&app, 10).await;
-    let v = app
-        .gql(PLACE, json!({ "i": order_input(&variant, 4) }))
-        .await;
+    let mut input = order_input(&variant, 4);
+    input["note"] = json!("Giao giờ hành chính");
+    let v = app.gql(PLACE, json!({ "i": input })).await;
     let id = v["data"]["placeOrder"]["order"]["id"]
         .as_str()
         .unwrap()
         .to_string();
+    // The placement is the order row itself: no history row is written for it, and the
+    // history starts with it all the same (the customer's note, the order's own time, no one
+    // acting).
+    assert_eq!(app.count("order_events").await, 0);
+    let q = "query($o: ID!) { order(id: $o) { createdAt history { kind from to note actorName createdAt } } }";
+    let v = app.gql_as(&token, q, json!({ "o": id })).await;
+    let placed = &v["data"]["order"];
+    assert_eq!(
+        placed["history"],
+        json!([{ "kind": "status", "from": null, "to": "PENDING", "note": "Giao giờ hành chính",
+                 "actorName": null, "createdAt": placed["createdAt"] }]),
+        "{v}"
+    );
     let step = |s: &'static str| {
         let (app, token, id) = (&app, token.clone(), id.clone());
         async move {

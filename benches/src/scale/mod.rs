@@ -18,12 +18,13 @@
 //!
 //! What an order writes (see `services/src/orders.rs`) is reproduced: the shop's order counter
 //! (`order_seq`), the order numbered from 1001 per shop, its lines at the variant's price, its
-//! history (placed, paid by transfer, confirmed, shipped, delivered and paid in cash, or
-//! cancelled with a reason and its transfer failed), the bank notification of a paid transfer,
-//! and one stock movement per line (plus the movement that returns it on cancellation) with
-//! the running `stock_after`; each variant's stock is its initial stock less what its live
-//! orders took. Not generated: outbox e-mails (all long delivered), carts, uploads, support
-//! audit rows, and the request hash of orders placed without an idempotency key (never read).
+//! history (paid by transfer, confirmed, shipped, delivered and paid in cash, or cancelled
+//! with a reason and its transfer failed; the placement is the order row itself), the bank
+//! notification of a paid transfer, and one stock movement per line (plus the movement that
+//! returns it on cancellation) with the running `stock_after`; each variant's stock is its
+//! initial stock less what its live orders took. Not generated: outbox e-mails (all long
+//! delivered), carts, uploads, support audit rows, and the request hash of orders placed
+//! without an idempotency key (never read).
 
 mod catalog;
 mod names;

@@ -7,9 +7,10 @@
 //!
 //! An order's rows are written as `orders::place_order` and `orders::transition` write them:
 //! the order (totals with the shop's shipping rule, the VietQR payload of a transfer), its
-//! lines at the variant's price, its history events with their actors, the bank notification
-//! of a paid transfer, and one stock movement per line and per returned line, each with the
-//! running `stock_after`; the variants' stock is then what their movements add up to.
+//! lines at the variant's price, its history events after the placement with their actors
+//! (the placement is the order row), the bank notification of a paid transfer, and one stock
+//! movement per line and per returned line, each with the running `stock_after`; the
+//! variants' stock is then what their movements add up to.
 
 use choso_services::{
     Db, orders, provinces,
@@ -306,16 +307,7 @@ async fn lines(db: &Db, r: &Round) -> Result<(), String> {
 async fn events(db: &Db, r: &Round) -> Result<(), String> {
     let cancel_note = text(CANCEL_REASON);
     let transfer_note = "'bank transfer FT' || (10000000000 + o.n)".to_string();
-    let steps: [(&str, &str, &str, String, bool, i64, &str); 8] = [
-        (
-            "status",
-            "NULL",
-            "'PENDING'",
-            "NULL".into(),
-            false,
-            0,
-            "1 = 1",
-        ),
+    let steps: [(&str, &str, &str, String, bool, i64, &str); 7] = [
         (
             "payment",
             "'PENDING'",
