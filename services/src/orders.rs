@@ -670,9 +670,9 @@ pub(crate) enum Written {
 /// order counter (which serialises numbers per shop), each line's stock only if enough is
 /// left, and reads whom to tell, in one statement ([`take_statement`]); the second writes the
 /// order, its lines, the stock movements, the e-mails and the province's running totals
-/// ([`after_taking`]). A `Short` leaves the transaction for the
-/// caller to roll back. (On SQLite the group commit runs the same steps for many orders at
-/// once, each in a savepoint of its own: [`take_direct`].)
+/// ([`after_taking`]). A `Short` leaves the transaction for the caller to roll back. (On
+/// SQLite the group commit runs the same steps for many orders at once, each in a savepoint
+/// of its own: [`take_direct`].)
 pub(crate) async fn write_order(tx: &mut Tx, plan: &Plan) -> Result<Written> {
     let (sql, args) = take_statement(plan);
     let rows = crate::sql_batch::bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
@@ -1241,8 +1241,9 @@ pub struct Event {
 /// The order's history, oldest first. It starts with the placement, read from the order row
 /// itself (its id, `created_at` and the customer's note; status `PENDING`, no actor): the row
 /// holds all that entry would, and writing it again as an `order_events` row cost every order
-/// three more B-tree pages (the table and its two indexes, migration 0012). The changes after
-/// it are `order_events` rows, whose ids are made later than the order's and sort after it.
+/// three more B-trees (the table, its primary key, its order index; migration 0012). The
+/// changes after it are `order_events` rows, whose ids are made later than the order's and
+/// sort after it.
 pub async fn events(db: &Db, scope: &ShopScope, order_id: &str) -> Result<Vec<Event>> {
     let rows = sqlx::query(
         "SELECT o.id, 'status' AS kind, CAST(NULL AS TEXT) AS from_status, 'PENDING' AS to_status, o.note, \
