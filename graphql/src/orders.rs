@@ -283,7 +283,7 @@ impl Order {
             return Ok(vec![]);
         }
         let scope = scope_for(ctx, &self.order.shop_id, MemberRole::Staff).await?;
-        Ok(orders::events(db(ctx), &scope, &self.order.id)
+        Ok(orders::events(db(ctx), &scope, &self.order)
             .await
             .gql()?
             .into_iter()

@@ -1238,39 +1238,47 @@ pub struct Event {
     pub created_at: i64,
 }
 
-/// The order's history, oldest first. It starts with the placement, read from the order row
-/// itself (its id, `created_at` and the customer's note; status `PENDING`, no actor): the row
-/// holds all that entry would, and writing it again as an `order_events` row cost every order
-/// three more B-trees (the table, its primary key, its order index; migration 0012). The
-/// changes after it are `order_events` rows, whose ids are made later than the order's and
-/// sort after it.
-pub async fn events(db: &Db, scope: &ShopScope, order_id: &str) -> Result<Vec<Event>> {
+/// The order's history, oldest first. It starts with the placement, made from the order
+/// itself (its id, `created_at` and the customer's note; status `PENDING`, no actor): the
+/// order row holds all that entry would, and writing it again as an `order_events` row cost
+/// every order three more B-trees (the table, its primary key, its order index; migration
+/// 0012). The changes after it are `order_events` rows, whose ids are made later than the
+/// order's and sort after it. The callers have read `order` through `scope` already.
+pub async fn events(db: &Db, scope: &ShopScope, order: &Order) -> Result<Vec<Event>> {
+    if &order.shop_id != scope.shop_id() {
+        return Err(Error::NotFound("order"));
+    }
+    let placed = Event {
+        id: order.id.clone(),
+        kind: "status".into(),
+        from_status: None,
+        to_status: Some(Status::Pending.as_str().into()),
+        note: order.note.clone(),
+        actor_id: None,
+        actor_name: None,
+        created_at: order.created_at,
+    };
     let rows = sqlx::query(
-        "SELECT o.id, 'status' AS kind, CAST(NULL AS TEXT) AS from_status, 'PENDING' AS to_status, o.note, \
-         CAST(NULL AS TEXT) AS actor_id, CAST(NULL AS TEXT) AS full_name, o.created_at FROM orders o \
-         WHERE o.shop_id = $1 AND o.id = $2 \
-         UNION ALL \
-         SELECT e.id, e.kind, e.from_status, e.to_status, e.note, e.actor_id, u.full_name, e.created_at FROM order_events e \
-         LEFT JOIN users u ON u.id = e.actor_id WHERE e.shop_id = $1 AND e.order_id = $2 ORDER BY 1",
+        "SELECT e.id, e.kind, e.from_status, e.to_status, e.note, e.actor_id, u.full_name, e.created_at FROM order_events e \
+         LEFT JOIN users u ON u.id = e.actor_id WHERE e.shop_id = $1 AND e.order_id = $2 ORDER BY e.id",
     )
     .bind(scope.shop_id().as_str().to_string())
-    .bind(order_id.to_string())
+    .bind(order.id.clone())
     .fetch_all(db.read())
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Event {
-                id: r.try_get("id")?,
-                kind: r.try_get("kind")?,
-                from_status: r.try_get("from_status")?,
-                to_status: r.try_get("to_status")?,
-                note: r.try_get("note")?,
-                actor_id: r.try_get("actor_id")?,
-                actor_name: r.try_get("full_name")?,
-                created_at: r.try_get("created_at")?,
-            })
+    let changes = rows.iter().map(|r| {
+        Ok(Event {
+            id: r.try_get("id")?,
+            kind: r.try_get("kind")?,
+            from_status: r.try_get("from_status")?,
+            to_status: r.try_get("to_status")?,
+            note: r.try_get("note")?,
+            actor_id: r.try_get("actor_id")?,
+            actor_name: r.try_get("full_name")?,
+            created_at: r.try_get("created_at")?,
         })
-        .collect()
+    });
+    std::iter::once(Ok(placed)).chain(changes).collect()
 }
 
 #[derive(Debug, Clone, Default)]

@@ -183,7 +183,7 @@ async fn detail_page(cx: &ShopCx, id: &str, errors: &FormErrors, form: Value) ->
         Ok(o) => o,
         Err(e) => return cx.fail(e),
     };
-    let events = match orders::events(&cx.st.db, &cx.scope, id).await {
+    let events = match orders::events(&cx.st.db, &cx.scope, &order).await {
         Ok(e) => e,
         Err(e) => return cx.fail(e),
     };
