@@ -83,10 +83,14 @@ impl AppState {
     }
 }
 
+/// What [`service`] builds, named so that callers (the fuzz checks) need not spell out the
+/// layers, nor depend on the crates that make them.
+pub type Service = NormalizePath<Router>;
+
 /// The service the listener serves: the [`router`] behind trailing-slash trimming
 /// (`/s/{slug}/` and `/s/{slug}` are the same page). Requests must carry a
 /// `ConnectInfo<SocketAddr>` extension, as the listener's do.
-pub fn service(state: AppState) -> NormalizePath<Router> {
+pub fn service(state: AppState) -> Service {
     tower::Layer::layer(&NormalizePathLayer::trim_trailing_slash(), router(state))
 }
 

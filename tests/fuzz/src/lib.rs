@@ -28,7 +28,7 @@ use axum::{
     extract::ConnectInfo,
     http::{Request, StatusCode, header},
 };
-use choso::server::{AppState, service};
+use choso::server::{AppState, Service, service};
 use choso_services::{
     Db, Error,
     catalog::import::import_products,
@@ -38,9 +38,6 @@ use choso_services::{
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-/// What the listener serves (`choso::server::service`).
-type Service = tower_http::normalize_path::NormalizePath<axum::Router>;
 
 /// Text parsers and functions: no panic; accepted values round-trip; outputs keep their shape.
 pub fn text(data: &[u8]) {
