@@ -1231,6 +1231,11 @@ pub async fn adjust_stock(
         .ok_or(Error::NotFound("variant"))
 }
 
+/// A variant's movements, newest first: a range of the movements' primary key
+/// (shop, variant, id).
+const VARIANT_MOVEMENTS: &str = "SELECT id, variant_id, delta, stock_after, reason, note, actor_id, ref_id, created_at \
+     FROM stock_movements WHERE shop_id = $1 AND variant_id = $2 ORDER BY id DESC LIMIT $3";
+
 /// The latest stock movements of a variant, newest first.
 pub async fn stock_movements(
     db: &Db,
@@ -1238,15 +1243,12 @@ pub async fn stock_movements(
     variant_id: &str,
     limit: i64,
 ) -> Result<Vec<StockMovement>> {
-    let rows = sqlx::query(
-        "SELECT id, variant_id, delta, stock_after, reason, note, actor_id, ref_id, created_at FROM stock_movements \
-         WHERE shop_id = $1 AND variant_id = $2 ORDER BY id DESC LIMIT $3",
-    )
-    .bind(scope.shop_id().as_str().to_string())
-    .bind(variant_id.to_string())
-    .bind(limit.clamp(1, 500))
-    .fetch_all(db.read())
-    .await?;
+    let rows = sqlx::query(VARIANT_MOVEMENTS)
+        .bind(scope.shop_id().as_str().to_string())
+        .bind(variant_id.to_string())
+        .bind(limit.clamp(1, 500))
+        .fetch_all(db.read())
+        .await?;
     rows.iter()
         .map(|r| {
             Ok(StockMovement {
@@ -1815,4 +1817,214 @@ pub async fn delete_collection(db: &Db, scope: &ShopScope, id: &str) -> Result<(
     }
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The movements' B-trees on SQLite (the table, and each index with a page of its own).
+    async fn movement_btrees(db: &Db) -> Vec<String> {
+        sqlx::query(
+            "SELECT name FROM sqlite_schema WHERE tbl_name = 'stock_movements' AND rootpage > 0 ORDER BY name",
+        )
+        .fetch_all(db.read())
+        .await
+        .expect("schema")
+        .iter()
+        .map(|r| r.try_get("name").expect("name"))
+        .collect()
+    }
+
+    /// A variant's stock history is a range of the movements' primary key, in the order the
+    /// history is listed (SQLite's plan names the key and sorts nothing), and a movement
+    /// writes one B-tree: the table is its key.
+    #[tokio::test]
+    async fn a_variants_history_is_a_range_of_the_movements_key() {
+        let (dir, db) = crate::db::temp_sqlite("movements-plan", true).await;
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {VARIANT_MOVEMENTS}"
+        )))
+        .bind("s")
+        .bind("v")
+        .bind(50_i64)
+        .fetch_all(db.read())
+        .await
+        .expect("plan")
+        .iter()
+        .map(|r| r.try_get::<String, _>("detail").unwrap_or_default())
+        .collect();
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("USING PRIMARY KEY (shop_id=? AND variant_id=?)")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
+        assert_eq!(movement_btrees(&db).await, ["stock_movements"]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Migration 0013 re-keys the movements by variant and keeps every one of them, with
+    /// every column; the index it replaces is gone.
+    #[tokio::test]
+    async fn migration_0013_keeps_every_movement() {
+        let (dir, db) = crate::db::temp_sqlite("movements-rekey", false).await;
+        crate::db::migrate_to(&db, 12).await;
+        assert_eq!(
+            movement_btrees(&db).await,
+            [
+                "sqlite_autoindex_stock_movements_1",
+                "stock_movements",
+                "stock_movements_variant_idx"
+            ]
+        );
+        let mut conn = db.write().acquire().await.expect("connection");
+        // Variants without their shops and products: the movements' own foreign key is the
+        // one the copy checks.
+        sqlx::raw_sql(
+            "PRAGMA foreign_keys=OFF; \
+             INSERT INTO variants (shop_id, id, product_id, title, price, created_at, updated_at) \
+             VALUES ('s1', 'v1', 'p', 'A', 1, 0, 0), ('s1', 'v2', 'p', 'B', 1, 0, 0), ('s2', 'v1', 'p', 'A', 1, 0, 0);",
+        )
+        .execute(&mut *conn)
+        .await
+        .expect("variants");
+        let rows: [(
+            &str,
+            &str,
+            &str,
+            i64,
+            i64,
+            &str,
+            Option<&str>,
+            Option<&str>,
+            Option<&str>,
+            i64,
+        ); 5] = [
+            (
+                "s1",
+                "m1",
+                "v2",
+                10,
+                10,
+                "initial",
+                None,
+                Some("u1"),
+                None,
+                1,
+            ),
+            (
+                "s1",
+                "m2",
+                "v1",
+                5,
+                5,
+                "import",
+                Some("lô đầu"),
+                Some("u1"),
+                None,
+                2,
+            ),
+            ("s1", "m3", "v2", -2, 8, "order", None, None, Some("o1"), 3),
+            (
+                "s2",
+                "m4",
+                "v1",
+                7,
+                7,
+                "adjustment",
+                Some("kiểm kho"),
+                Some("u2"),
+                None,
+                4,
+            ),
+            (
+                "s1",
+                "m5",
+                "v2",
+                2,
+                10,
+                "cancel",
+                None,
+                Some("u1"),
+                Some("o1"),
+                5,
+            ),
+        ];
+        for (shop, id, variant, delta, after, reason, note, actor, reference, at) in rows {
+            sqlx::query(
+                "INSERT INTO stock_movements (shop_id, id, variant_id, delta, stock_after, reason, note, actor_id, ref_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(shop)
+            .bind(id)
+            .bind(variant)
+            .bind(delta)
+            .bind(after)
+            .bind(reason)
+            .bind(note)
+            .bind(actor)
+            .bind(reference)
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .expect("movement");
+        }
+        sqlx::raw_sql("PRAGMA foreign_keys=ON")
+            .execute(&mut *conn)
+            .await
+            .expect("pragma");
+        drop(conn);
+        db.migrate().await.expect("migrate");
+        assert_eq!(movement_btrees(&db).await, ["stock_movements"]);
+        type Row = (
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+        );
+        let after: Vec<Row> = sqlx::query_as(
+            "SELECT shop_id, id, variant_id, delta, stock_after, reason, note, actor_id, ref_id, created_at \
+             FROM stock_movements ORDER BY id",
+        )
+        .fetch_all(db.read())
+        .await
+        .expect("movements");
+        let expected: Vec<Row> = rows
+            .iter()
+            .map(|&(s, i, v, d, a, r, n, u, o, t)| {
+                (
+                    s.into(),
+                    i.into(),
+                    v.into(),
+                    d,
+                    a,
+                    r.into(),
+                    n.map(Into::into),
+                    u.map(Into::into),
+                    o.map(Into::into),
+                    t,
+                )
+            })
+            .collect();
+        assert_eq!(after, expected);
+        let history: Vec<String> = sqlx::query(VARIANT_MOVEMENTS)
+            .bind("s1")
+            .bind("v2")
+            .bind(50_i64)
+            .fetch_all(db.read())
+            .await
+            .expect("history")
+            .iter()
+            .map(|r| r.try_get("id").expect("id"))
+            .collect();
+        assert_eq!(history, ["m5", "m3", "m1"]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

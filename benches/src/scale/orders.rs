@@ -454,7 +454,7 @@ async fn movements(db: &Db, plan: &Plan, r: &Round) -> Result<(), String> {
         "INSERT INTO stock_movements (shop_id, id, variant_id, delta, stock_after, reason, note, actor_id, ref_id, created_at) \
          SELECT shop_id, id, variant_id, delta, SUM(delta) OVER (PARTITION BY shop_id, variant_id ORDER BY id \
          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), reason, NULL, actor_id, ref_id, created_at FROM gen_mov \
-         ORDER BY shop_id, id"
+         ORDER BY shop_id, variant_id, id"
             .into(),
     )
     .await?;
