@@ -1823,6 +1823,10 @@ pub async fn delete_collection(db: &Db, scope: &ShopScope, id: &str) -> Result<(
 mod tests {
     use super::*;
 
+    /// A movement's columns in the table's order: shop, id, variant, delta, stock after, reason,
+    /// note, actor, reference, time.
+    type Movement<S> = (S, S, S, i64, i64, S, Option<S>, Option<S>, Option<S>, i64);
+
     /// The movements' B-trees on SQLite (the table, and each index with a page of its own).
     async fn movement_btrees(db: &Db) -> Vec<String> {
         sqlx::query(
@@ -1889,18 +1893,7 @@ mod tests {
         .execute(&mut *conn)
         .await
         .expect("variants");
-        let rows: [(
-            &str,
-            &str,
-            &str,
-            i64,
-            i64,
-            &str,
-            Option<&str>,
-            Option<&str>,
-            Option<&str>,
-            i64,
-        ); 5] = [
+        let rows: [Movement<&str>; 5] = [
             (
                 "s1",
                 "m1",
@@ -1977,26 +1970,14 @@ mod tests {
         drop(conn);
         db.migrate().await.expect("migrate");
         assert_eq!(movement_btrees(&db).await, ["stock_movements"]);
-        type Row = (
-            String,
-            String,
-            String,
-            i64,
-            i64,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            i64,
-        );
-        let after: Vec<Row> = sqlx::query_as(
+        let after: Vec<Movement<String>> = sqlx::query_as(
             "SELECT shop_id, id, variant_id, delta, stock_after, reason, note, actor_id, ref_id, created_at \
              FROM stock_movements ORDER BY id",
         )
         .fetch_all(db.read())
         .await
         .expect("movements");
-        let expected: Vec<Row> = rows
+        let expected: Vec<Movement<String>> = rows
             .iter()
             .map(|&(s, i, v, d, a, r, n, u, o, t)| {
                 (
