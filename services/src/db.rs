@@ -690,6 +690,104 @@ pub(crate) async fn migrate_to(db: &Db, version: i64) {
 mod tests {
     use super::*;
 
+    /// The tables the app deletes rows from (every `DELETE FROM` of the crates). No key of a
+    /// row is ever updated; the others' rows (shops, users, orders, the province's
+    /// reference data and register) are never deleted.
+    const DELETED_FROM: &[&str] = &[
+        "auth_failures",
+        "collection_products",
+        "collections",
+        "enterprise_daily",
+        "payment_events",
+        "product_images",
+        "products",
+        "province_totals",
+        "shop_domains",
+        "shop_members",
+        "stock_movements",
+        "support_group_members",
+        "variants",
+    ];
+
+    /// Every foreign key to a table the app deletes from has an index on its child columns
+    /// (an index or primary key whose leading columns are the key's): when a parent row is
+    /// deleted, SQLite (and PostgreSQL) check its key by looking for children, and without
+    /// such an index that look scans the child table, or the shop's part of it, per row.
+    #[tokio::test]
+    async fn every_foreign_key_to_deleted_rows_has_an_index_on_its_child_columns() {
+        let (dir, db) = temp_sqlite("fk-indexes", true).await;
+        let names = |sql: String| {
+            let db = db.clone();
+            async move {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(db.read())
+                    .await
+                    .expect("pragma")
+            }
+        };
+        let tables: Vec<String> = names(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             AND name NOT LIKE '_sqlx%' ORDER BY name"
+                .into(),
+        )
+        .await
+        .iter()
+        .map(|r| r.try_get("name").expect("name"))
+        .collect();
+        let mut uncovered = Vec::new();
+        for table in &tables {
+            // The foreign keys, each as its child columns in order.
+            let mut keys: std::collections::BTreeMap<i64, Vec<(i64, String, String)>> =
+                Default::default();
+            for r in names(format!("PRAGMA foreign_key_list('{table}')")).await {
+                let id: i64 = r.try_get("id").expect("id");
+                let seq: i64 = r.try_get("seq").expect("seq");
+                let from: String = r.try_get("from").expect("from");
+                let parent: String = r.try_get("table").expect("table");
+                keys.entry(id).or_default().push((seq, from, parent));
+            }
+            // The leading columns of each index (a primary key is one too: its autoindex, or
+            // the table itself without a rowid).
+            let mut leading: Vec<Vec<String>> = Vec::new();
+            for i in names(format!("PRAGMA index_list('{table}')")).await {
+                if i.try_get::<i64, _>("partial").expect("partial") != 0 {
+                    continue;
+                }
+                let index: String = i.try_get("name").expect("name");
+                let mut cols: Vec<(i64, String)> = names(format!("PRAGMA index_info('{index}')"))
+                    .await
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.try_get("seqno").expect("seqno"),
+                            c.try_get::<Option<String>, _>("name")
+                                .expect("name")
+                                .unwrap_or_default(),
+                        )
+                    })
+                    .collect();
+                cols.sort();
+                leading.push(cols.into_iter().map(|(_, c)| c).collect());
+            }
+            for (_, mut cols) in keys {
+                cols.sort();
+                if !DELETED_FROM.contains(&cols[0].2.as_str()) {
+                    continue;
+                }
+                let child: Vec<String> = cols.iter().map(|(_, c, _)| c.clone()).collect();
+                let covered = leading.iter().any(|index| {
+                    index.len() >= child.len()
+                        && child.iter().all(|c| index[..child.len()].contains(c))
+                });
+                if !covered {
+                    uncovered.push(format!("{table} ({}) → {}", child.join(", "), cols[0].2));
+                }
+            }
+        }
+        assert!(uncovered.is_empty(), "{uncovered:#?}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn urls() {
         assert_eq!(

@@ -1717,15 +1717,28 @@ pub async fn expired_card_orders(db: &Db, now: i64, limit: i64) -> Result<Vec<(S
         .collect()
 }
 
+/// The best sellers of a period: the shop's orders of the period first (by their creation
+/// index), then their lines.
+const TOP_PRODUCTS: &str = "SELECT l.product_id, MAX(l.title) AS title, CAST(SUM(l.quantity) AS BIGINT) AS qty, \
+     CAST(SUM(l.total) AS BIGINT) AS revenue FROM order_lines l JOIN orders o ON o.shop_id = l.shop_id AND o.id = l.order_id \
+     WHERE l.shop_id = $1 AND o.status <> 'CANCELLED' AND o.created_at >= $2 AND o.created_at < $3 \
+     GROUP BY l.product_id ORDER BY revenue DESC, qty DESC LIMIT 10";
+
+/// Whether any order references a product (then it is archived rather than deleted), asked
+/// through its variants: a line's variant belongs to the line's product, and the lines are
+/// indexed by variant (the index a variant's deletion needs anyway); the first line found
+/// answers.
+const PRODUCT_ORDERED: &str = "SELECT 1 AS n FROM order_lines WHERE shop_id = $1 \
+     AND variant_id IN (SELECT id FROM variants WHERE shop_id = $1 AND product_id = $2) LIMIT 1";
+
 /// Whether any order references a product (then it is archived rather than deleted).
 pub async fn product_has_orders(db: &Db, shop: &ShopId, product_id: &str) -> Result<bool> {
-    let row =
-        sqlx::query("SELECT COUNT(*) AS n FROM order_lines WHERE shop_id = $1 AND product_id = $2")
-            .bind(shop.as_str().to_string())
-            .bind(product_id.to_string())
-            .fetch_one(db.read())
-            .await?;
-    Ok(row.try_get::<i64, _>("n")? > 0)
+    let row = sqlx::query(PRODUCT_ORDERED)
+        .bind(shop.as_str().to_string())
+        .bind(product_id.to_string())
+        .fetch_optional(db.read())
+        .await?;
+    Ok(row.is_some())
 }
 
 // ---------------------------------------------------------------- payment notifications
@@ -1802,17 +1815,12 @@ pub async fn stats(db: &Db, scope: &ShopScope, from: i64, to: i64) -> Result<Sta
     .await?;
     let orders: i64 = row.try_get("n")?;
     let revenue: i64 = row.try_get("revenue")?;
-    let top = sqlx::query(
-        "SELECT l.product_id, MAX(l.title) AS title, CAST(SUM(l.quantity) AS BIGINT) AS qty, CAST(SUM(l.total) AS BIGINT) AS revenue \
-         FROM order_lines l JOIN orders o ON o.shop_id = l.shop_id AND o.id = l.order_id \
-         WHERE l.shop_id = $1 AND o.status <> 'CANCELLED' AND o.created_at >= $2 AND o.created_at < $3 \
-         GROUP BY l.product_id ORDER BY revenue DESC, qty DESC LIMIT 10",
-    )
-    .bind(shop.clone())
-    .bind(from)
-    .bind(to)
-    .fetch_all(db.read())
-    .await?;
+    let top = sqlx::query(TOP_PRODUCTS)
+        .bind(shop.clone())
+        .bind(from)
+        .bind(to)
+        .fetch_all(db.read())
+        .await?;
     let top_products = top
         .iter()
         .map(|r| {
@@ -1861,6 +1869,44 @@ mod tests {
     /// The expiry worker's query implies the partial index's conditions, so it is answered
     /// from that index (SQLite's plan names it) rather than by a scan of every order: a
     /// condition changed on one side only would quietly stop the index from being used.
+    /// SQLite's plan for a statement, one line per step.
+    async fn plan(db: &Db, sql: &str, binds: &[&str]) -> Vec<String> {
+        let text = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(text));
+        for b in binds {
+            q = q.bind(b.to_string());
+        }
+        q.fetch_all(db.read())
+            .await
+            .expect("plan")
+            .iter()
+            .map(|r| r.try_get::<String, _>("detail").unwrap_or_default())
+            .collect()
+    }
+
+    /// Neither the best sellers of a period nor the "was this product ever ordered" check
+    /// walks the shop's order lines: the first reads the period's orders by their creation
+    /// index, the second looks up the product's variants in the lines' variant index.
+    #[tokio::test]
+    async fn product_statistics_read_bounded_ranges() {
+        let (dir, db) = crate::db::temp_sqlite("product-plans", true).await;
+        let top = plan(&db, TOP_PRODUCTS, &["s", "0", "1"]).await;
+        assert!(
+            top.first().is_some_and(|d| d.contains(
+                "o USING INDEX orders_created_idx (shop_id=? AND created_at>? AND created_at<?)"
+            )),
+            "{top:?}"
+        );
+        let ordered = plan(&db, PRODUCT_ORDERED, &["s", "p"]).await;
+        assert!(
+            ordered
+                .iter()
+                .any(|d| d.contains("order_lines USING COVERING INDEX order_lines_variant_idx (shop_id=? AND variant_id=?)")),
+            "{ordered:?}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[tokio::test]
     async fn the_expiry_query_reads_its_partial_index() {
         let (dir, db) = crate::db::temp_sqlite("expiry", true).await;
