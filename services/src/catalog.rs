@@ -1846,18 +1846,7 @@ mod tests {
     #[tokio::test]
     async fn a_variants_history_is_a_range_of_the_movements_key() {
         let (dir, db) = crate::db::temp_sqlite("movements-plan", true).await;
-        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN {VARIANT_MOVEMENTS}"
-        )))
-        .bind("s")
-        .bind("v")
-        .bind(50_i64)
-        .fetch_all(db.read())
-        .await
-        .expect("plan")
-        .iter()
-        .map(|r| r.try_get::<String, _>("detail").unwrap_or_default())
-        .collect();
+        let plan = crate::db::query_plan(&db, VARIANT_MOVEMENTS, &["s", "v", "50"]).await;
         assert!(
             plan.iter()
                 .any(|d| d.contains("USING PRIMARY KEY (shop_id=? AND variant_id=?)")),
@@ -1882,17 +1871,6 @@ mod tests {
                 "stock_movements_variant_idx"
             ]
         );
-        let mut conn = db.write().acquire().await.expect("connection");
-        // Variants without their shops and products: the movements' own foreign key is the
-        // one the copy checks.
-        sqlx::raw_sql(
-            "PRAGMA foreign_keys=OFF; \
-             INSERT INTO variants (shop_id, id, product_id, title, price, created_at, updated_at) \
-             VALUES ('s1', 'v1', 'p', 'A', 1, 0, 0), ('s1', 'v2', 'p', 'B', 1, 0, 0), ('s2', 'v1', 'p', 'A', 1, 0, 0);",
-        )
-        .execute(&mut *conn)
-        .await
-        .expect("variants");
         let rows: [Movement<&str>; 5] = [
             (
                 "s1",
@@ -1944,30 +1922,31 @@ mod tests {
                 5,
             ),
         ];
-        for (shop, id, variant, delta, after, reason, note, actor, reference, at) in rows {
-            sqlx::query(
-                "INSERT INTO stock_movements (shop_id, id, variant_id, delta, stock_after, reason, note, actor_id, ref_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(shop)
-            .bind(id)
-            .bind(variant)
-            .bind(delta)
-            .bind(after)
-            .bind(reason)
-            .bind(note)
-            .bind(actor)
-            .bind(reference)
-            .bind(at)
-            .execute(&mut *conn)
-            .await
-            .expect("movement");
-        }
-        sqlx::raw_sql("PRAGMA foreign_keys=ON")
-            .execute(&mut *conn)
-            .await
-            .expect("pragma");
-        drop(conn);
+        let text = |v: Option<&str>| v.map_or("NULL".to_string(), |v| format!("'{v}'"));
+        let values: Vec<String> = rows
+            .iter()
+            .map(|&(s, i, v, d, a, r, n, u, o, t)| {
+                format!(
+                    "('{s}', '{i}', '{v}', {d}, {a}, '{r}', {}, {}, {}, {t})",
+                    text(n),
+                    text(u),
+                    text(o)
+                )
+            })
+            .collect();
+        // Variants without their shops and products: the movements' own foreign key is the
+        // one the copy checks.
+        crate::db::seed_without_foreign_keys(
+            &db,
+            &format!(
+                "INSERT INTO variants (shop_id, id, product_id, title, price, created_at, updated_at) \
+                 VALUES ('s1', 'v1', 'p', 'A', 1, 0, 0), ('s1', 'v2', 'p', 'B', 1, 0, 0), ('s2', 'v1', 'p', 'A', 1, 0, 0); \
+                 INSERT INTO stock_movements (shop_id, id, variant_id, delta, stock_after, reason, note, actor_id, ref_id, created_at) \
+                 VALUES {}",
+                values.join(", ")
+            ),
+        )
+        .await;
         db.migrate().await.expect("migrate");
         assert_eq!(movement_btrees(&db).await, ["stock_movements"]);
         let after: Vec<Movement<String>> = sqlx::query_as(

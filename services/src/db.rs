@@ -686,6 +686,33 @@ pub(crate) async fn migrate_to(db: &Db, version: i64) {
         .expect("migrate");
 }
 
+/// For unit tests: writes rows into a database with its foreign keys off, as one SQL text
+/// (rows whose parents the test does not need), and turns them on again.
+#[cfg(test)]
+pub(crate) async fn seed_without_foreign_keys(db: &Db, sql: &str) {
+    let text = format!("PRAGMA foreign_keys=OFF; {sql}; PRAGMA foreign_keys=ON;");
+    let mut conn = db.write().acquire().await.expect("connection");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(text))
+        .execute(&mut *conn)
+        .await
+        .expect("seed");
+}
+
+/// For unit tests: SQLite's plan for a statement, one line per step (text parameters).
+#[cfg(test)]
+pub(crate) async fn query_plan(db: &Db, sql: &str, binds: &[&str]) -> Vec<String> {
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+    for b in binds {
+        q = q.bind(b.to_string());
+    }
+    q.fetch_all(db.read())
+        .await
+        .expect("plan")
+        .iter()
+        .map(|r| r.try_get::<String, _>("detail").unwrap_or_default())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1869,35 +1869,20 @@ mod tests {
     /// The expiry worker's query implies the partial index's conditions, so it is answered
     /// from that index (SQLite's plan names it) rather than by a scan of every order: a
     /// condition changed on one side only would quietly stop the index from being used.
-    /// SQLite's plan for a statement, one line per step.
-    async fn plan(db: &Db, sql: &str, binds: &[&str]) -> Vec<String> {
-        let text = format!("EXPLAIN QUERY PLAN {sql}");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(text));
-        for b in binds {
-            q = q.bind(b.to_string());
-        }
-        q.fetch_all(db.read())
-            .await
-            .expect("plan")
-            .iter()
-            .map(|r| r.try_get::<String, _>("detail").unwrap_or_default())
-            .collect()
-    }
-
     /// Neither the best sellers of a period nor the "was this product ever ordered" check
     /// walks the shop's order lines: the first reads the period's orders by their creation
     /// index, the second looks up the product's variants in the lines' variant index.
     #[tokio::test]
     async fn product_statistics_read_bounded_ranges() {
         let (dir, db) = crate::db::temp_sqlite("product-plans", true).await;
-        let top = plan(&db, TOP_PRODUCTS, &["s", "0", "1"]).await;
+        let top = crate::db::query_plan(&db, TOP_PRODUCTS, &["s", "0", "1"]).await;
         assert!(
             top.first().is_some_and(|d| d.contains(
                 "o USING INDEX orders_created_idx (shop_id=? AND created_at>? AND created_at<?)"
             )),
             "{top:?}"
         );
-        let ordered = plan(&db, PRODUCT_ORDERED, &["s", "p"]).await;
+        let ordered = crate::db::query_plan(&db, PRODUCT_ORDERED, &["s", "p"]).await;
         assert!(
             ordered
                 .iter()
@@ -1910,17 +1895,7 @@ mod tests {
     #[tokio::test]
     async fn the_expiry_query_reads_its_partial_index() {
         let (dir, db) = crate::db::temp_sqlite("expiry", true).await;
-        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN {EXPIRED_CARD_ORDERS}"
-        )))
-        .bind(0_i64)
-        .bind(10_i64)
-        .fetch_all(db.read())
-        .await
-        .expect("plan")
-        .iter()
-        .map(|r| r.try_get::<String, _>("detail").unwrap_or_default())
-        .collect();
+        let plan = crate::db::query_plan(&db, EXPIRED_CARD_ORDERS, &["0", "10"]).await;
         assert!(
             plan.iter()
                 .any(|d| d.contains("USING INDEX orders_expiry_idx")),
@@ -1935,36 +1910,17 @@ mod tests {
     async fn migration_0012_removes_only_the_stored_placements() {
         let (dir, db) = crate::db::temp_sqlite("placements", false).await;
         crate::db::migrate_to(&db, 11).await;
-        let mut conn = db.write().acquire().await.expect("connection");
         // Events of an order that is not there: the rows alone are what the migration reads.
-        sqlx::raw_sql("PRAGMA foreign_keys=OFF")
-            .execute(&mut *conn)
-            .await
-            .expect("pragma");
-        for (id, kind, from, to) in [
-            ("e1", "status", None, Some("PENDING")),
-            ("e2", "status", Some("PENDING"), Some("CONFIRMED")),
-            ("e3", "payment", Some("UNPAID"), Some("PAID")),
-            ("e4", "flag", None, None),
-            ("e5", "status", Some("CONFIRMED"), Some("CANCELLED")),
-        ] {
-            sqlx::query(
-                "INSERT INTO order_events (shop_id, id, order_id, kind, from_status, to_status, created_at) \
-                 VALUES ('s', $1, 'o', $2, $3, $4, 0)",
-            )
-            .bind(id)
-            .bind(kind)
-            .bind(from)
-            .bind(to)
-            .execute(&mut *conn)
-            .await
-            .expect("event");
-        }
-        sqlx::raw_sql("PRAGMA foreign_keys=ON")
-            .execute(&mut *conn)
-            .await
-            .expect("pragma");
-        drop(conn);
+        crate::db::seed_without_foreign_keys(
+            &db,
+            "INSERT INTO order_events (shop_id, id, order_id, kind, from_status, to_status, created_at) VALUES \
+             ('s', 'e1', 'o', 'status', NULL, 'PENDING', 0), \
+             ('s', 'e2', 'o', 'status', 'PENDING', 'CONFIRMED', 0), \
+             ('s', 'e3', 'o', 'payment', 'UNPAID', 'PAID', 0), \
+             ('s', 'e4', 'o', 'flag', NULL, NULL, 0), \
+             ('s', 'e5', 'o', 'status', 'CONFIRMED', 'CANCELLED', 0)",
+        )
+        .await;
         db.migrate().await.expect("migrate");
         let left: Vec<String> = sqlx::query("SELECT id FROM order_events ORDER BY id")
             .fetch_all(db.read())
