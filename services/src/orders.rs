@@ -1724,10 +1724,9 @@ const TOP_PRODUCTS: &str = "SELECT l.product_id, MAX(l.title) AS title, CAST(SUM
      WHERE l.shop_id = $1 AND o.status <> 'CANCELLED' AND o.created_at >= $2 AND o.created_at < $3 \
      GROUP BY l.product_id ORDER BY revenue DESC, qty DESC LIMIT 10";
 
-/// Whether any order references a product (then it is archived rather than deleted), asked
-/// through its variants: a line's variant belongs to the line's product, and the lines are
-/// indexed by variant (the index a variant's deletion needs anyway); the first line found
-/// answers.
+/// [`product_has_orders`], asked through the product's variants: a line's variant belongs
+/// to the line's product, and the lines are indexed by variant (the index a variant's
+/// deletion needs anyway); the first line found answers.
 const PRODUCT_ORDERED: &str = "SELECT 1 AS n FROM order_lines WHERE shop_id = $1 \
      AND variant_id IN (SELECT id FROM variants WHERE shop_id = $1 AND product_id = $2) LIMIT 1";
 
@@ -1866,9 +1865,6 @@ pub async fn stats(db: &Db, scope: &ShopScope, from: i64, to: i64) -> Result<Sta
 mod tests {
     use super::*;
 
-    /// The expiry worker's query implies the partial index's conditions, so it is answered
-    /// from that index (SQLite's plan names it) rather than by a scan of every order: a
-    /// condition changed on one side only would quietly stop the index from being used.
     /// Neither the best sellers of a period nor the "was this product ever ordered" check
     /// walks the shop's order lines: the first reads the period's orders by their creation
     /// index, the second looks up the product's variants in the lines' variant index.
@@ -1892,6 +1888,9 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// The expiry worker's query implies the partial index's conditions, so it is answered
+    /// from that index (SQLite's plan names it) rather than by a scan of every order: a
+    /// condition changed on one side only would quietly stop the index from being used.
     #[tokio::test]
     async fn the_expiry_query_reads_its_partial_index() {
         let (dir, db) = crate::db::temp_sqlite("expiry", true).await;
