@@ -36,9 +36,20 @@ pub async fn rebuild(db: &Db, province: Option<&str>) -> Result<()> {
         &p,
     )
     .await?;
-    for t in ["support_group_members", "support_groups"] {
-        exec(&mut tx, &format!("DELETE FROM {t} WHERE {scope}"), &p).await?;
-    }
+    // Each table named in its own statement: the schema tests find the tables the app
+    // deletes from by reading the deletions' table names in the sources.
+    exec(
+        &mut tx,
+        &format!("DELETE FROM support_group_members WHERE {scope}"),
+        &p,
+    )
+    .await?;
+    exec(
+        &mut tx,
+        &format!("DELETE FROM support_groups WHERE {scope}"),
+        &p,
+    )
+    .await?;
     let counted =
         "r.voided = FALSE AND r.status <> 'rejected' AND ($1 IS NULL OR r.province_code = $1)";
     let dims = [
