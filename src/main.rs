@@ -20,8 +20,8 @@ fn main() -> std::process::ExitCode {
 /// glibc gives each thread that allocates under contention its own arena and keeps freed memory
 /// there; with the runtime's workers and SQLite's threads that held tens of MB that no cache
 /// accounted for, so the binary bounds the arenas. Two were too few: the runtime's workers and
-/// SQLite's read threads queued on the arenas' locks (a sixth of the server's CPU in lock hand-
-/// offs on uncached GraphQL lists); four cost no measurable memory (the peak with the
+/// SQLite's read threads queued on the arenas' locks (a sixth of the server's CPU in lock
+/// hand-offs on uncached GraphQL lists); four cost no measurable memory (the peak with the
 /// 1,000-shop data set, and under a sign-in flood, is as with two; benches/README.md, session
 /// 20). And glibc raises its threshold for serving a large block from its own mapping each time
 /// such a block is freed, so after the first password hash (argon2's 19 MiB block) every later
