@@ -1,0 +1,33 @@
+#!/bin/bash
+# Measures the peer, Vendure 3.7 (Node, GraphQL, SQLite), on this machine in issue 9's shapes:
+# `products(take:20)` with variants and `product(slug:)` with wrk at 32 connections, a full
+# checkout at 8 clients (checkout.js), and the server's peak memory. Installs from npm into
+# $PEER_DIR (default /var/tmp/choso-peer; better-sqlite3 builds against /usr/include/node).
+# Usage: benches/peer/run.sh [seconds per shape, default 10]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+work=${PEER_DIR:-/var/tmp/choso-peer}
+secs=${1:-10}
+mkdir -p "$work"
+cp "$here"/*.js "$here"/*.lua "$here"/initial.json "$here"/package.json "$work"/
+cd "$work"
+if [ ! -d node_modules/@vendure/core ]; then
+    npm_config_nodedir=${NODEDIR:-/usr} npm install --no-audit --no-fund --foreground-scripts >install.log 2>&1
+fi
+export VENDURE_DISABLE_TELEMETRY=true NODE_ENV=production
+python3 "$here/products.py" products.csv
+rm -f vendure.sqlite*
+node populate.js products.csv >populate.log 2>&1
+node server.js >server.log 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null' EXIT
+until curl -sf http://127.0.0.1:3000/health >/dev/null; do sleep 0.5; done
+url=http://127.0.0.1:3000/shop-api
+for shape in list single; do
+    wrk -t2 -c32 -d2s -s $shape.lua $url >/dev/null
+    echo "== $shape (wrk, 32 connections, ${secs}s)"
+    wrk -t2 -c32 -d${secs}s --latency -s $shape.lua $url | grep -E "Requests/sec|Non-2xx|50%|99%|Socket errors"
+done
+echo "== checkout (8 clients, ${secs}s after 2s)"
+node checkout.js 8 "$secs"
+echo "== peer peak memory: $(grep VmHWM /proc/$pid/status)"
