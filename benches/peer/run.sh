@@ -8,6 +8,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=${PEER_DIR:-/var/tmp/choso-peer}
 secs=${1:-10}
+for tool in node npm wrk curl python3; do
+    command -v $tool >/dev/null || { echo "run.sh needs $tool (wrk: apt-get install wrk)" >&2; exit 1; }
+done
 mkdir -p "$work"
 cp "$here"/*.js "$here"/*.lua "$here"/initial.json "$here"/package.json "$work"/
 cd "$work"
@@ -21,7 +24,12 @@ node populate.js products.csv >populate.log 2>&1
 node server.js >server.log 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null' EXIT
-until curl -sf http://127.0.0.1:3000/health >/dev/null; do sleep 0.5; done
+for _ in $(seq 240); do
+    curl -sf http://127.0.0.1:3000/health >/dev/null && break
+    kill -0 $pid 2>/dev/null || { echo "the peer did not start:" >&2; tail -20 server.log >&2; exit 1; }
+    sleep 0.5
+done
+curl -sf http://127.0.0.1:3000/health >/dev/null || { echo "the peer did not answer in 2 minutes" >&2; exit 1; }
 url=http://127.0.0.1:3000/shop-api
 for shape in list single; do
     wrk -t2 -c32 -d2s -s $shape.lua $url >/dev/null
