@@ -1,5 +1,6 @@
 // A full Vendure checkout per loop (8 clients by default): add a variant, add two of
-// another, customer, address, shipping method, ArrangingPayment, payment. Prints orders/s.
+// another, customer, address, eligible shipping methods, shipping method, ArrangingPayment,
+// payment (must end PaymentAuthorized). Usage: node checkout.js [clients] [seconds]; prints orders/s.
 const http = require('http');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const CLIENTS = Number(process.argv[2] || 8), SECONDS = Number(process.argv[3] || 10), WARMUP = 2;

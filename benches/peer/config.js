@@ -2,7 +2,7 @@
 const path = require('path');
 const { dummyPaymentHandler, DefaultSearchPlugin } = require('@vendure/core');
 exports.config = {
-  apiOptions: { port: Number(process.env.PORT || 3000), adminApiPath: 'admin-api', shopApiPath: 'shop-api' },
+  apiOptions: { port: 3000, adminApiPath: 'admin-api', shopApiPath: 'shop-api' },
   authOptions: {
     tokenMethod: ['bearer', 'cookie'],
     superadminCredentials: { identifier: 'superadmin', password: 'bench-superadmin-7f3a' },
@@ -11,7 +11,7 @@ exports.config = {
   },
   dbConnectionOptions: {
     type: 'better-sqlite3',
-    database: process.env.VENDURE_DB || path.join(__dirname, 'vendure.sqlite'),
+    database: path.join(__dirname, 'vendure.sqlite'),
     synchronize: true,
     logging: false,
   },
