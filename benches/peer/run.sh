@@ -3,7 +3,8 @@
 # `products(take:20)` with variants and `product(slug:)` with wrk at 32 connections, a full
 # checkout at 8 clients (checkout.js), and the server's peak memory. Installs from npm into
 # $PEER_DIR (default /var/tmp/choso-peer; better-sqlite3 builds against /usr/include/node).
-# Usage: benches/peer/run.sh [seconds per shape, default 10]
+# Usage: benches/peer/run.sh [seconds per shape, default 10]. Exits 1 if port 3000 is taken,
+# the peer does not start, or a checkout failed (checkout.js checks every answer).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=${PEER_DIR:-/var/tmp/choso-peer}
@@ -21,9 +22,13 @@ export VENDURE_DISABLE_TELEMETRY=true NODE_ENV=production
 python3 "$here/products.py" products.csv
 rm -f vendure.sqlite*
 node populate.js products.csv >populate.log 2>&1
+if curl -s -o /dev/null http://127.0.0.1:3000/; then
+    echo "port 3000 already answers (a peer left running?): stop it first" >&2
+    exit 1
+fi
 node server.js >server.log 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null' EXIT
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
 for _ in $(seq 240); do
     curl -sf http://127.0.0.1:3000/health >/dev/null && break
     kill -0 $pid 2>/dev/null || { echo "the peer did not start:" >&2; tail -20 server.log >&2; exit 1; }
@@ -37,5 +42,7 @@ for shape in list single; do
     wrk -t2 -c32 -d${secs}s --latency -s $shape.lua $url | grep -E "Requests/sec|Non-2xx|50%|99%|Socket errors"
 done
 echo "== checkout (8 clients, ${secs}s after 2s)"
-node checkout.js 8 "$secs"
+status=0
+node checkout.js 8 "$secs" || status=$?
 echo "== peer peak memory: $(grep VmHWM /proc/$pid/status)"
+exit $status
