@@ -28,7 +28,12 @@ if curl -s -o /dev/null http://127.0.0.1:3000/; then
 fi
 node server.js >server.log 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+stop_peer() {
+    local rc=$?
+    { kill $pid && wait $pid; } 2>/dev/null || true # wait answers 143 for the stopped peer
+    exit $rc
+}
+trap stop_peer EXIT
 for _ in $(seq 240); do
     curl -sf http://127.0.0.1:3000/health >/dev/null && break
     kill -0 $pid 2>/dev/null || { echo "the peer did not start:" >&2; tail -20 server.log >&2; exit 1; }
