@@ -286,6 +286,7 @@ impl Db {
         let backend = Backend::from_url(url)?;
         match backend {
             Backend::Sqlite => {
+                crate::sqlite_direct::configure_process();
                 if let Some(parent) =
                     sqlite_path(url).and_then(|p| p.parent().map(Path::to_path_buf))
                     && !parent.as_os_str().is_empty()

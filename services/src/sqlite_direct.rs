@@ -97,6 +97,24 @@ pub(crate) struct Direct {
 // owns the handle and its statements and every use takes `&mut self`.
 unsafe impl Send for Direct {}
 
+/// Turns off SQLite's memory statistics for the whole process, once, before its first
+/// connection (`SQLITE_CONFIG_MEMSTATUS`; nothing here reads them). With them on, every
+/// allocation and free SQLite makes, on any connection's thread, takes one process-wide
+/// mutex to count it: the order writer and the readers allocate for every row and statement,
+/// and contend on it. SQLite refuses the setting once it is initialised; that is harmless
+/// (the statistics stay on) and only happens if something opened SQLite first.
+pub(crate) fn configure_process() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: `sqlite3_config` with SQLITE_CONFIG_MEMSTATUS takes one `int`; called
+        // before SQLite is initialised (or refused with SQLITE_MISUSE, changing nothing).
+        let rc = unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int) };
+        if rc != ffi::SQLITE_OK {
+            tracing::debug!(rc, "SQLite's memory statistics stay on");
+        }
+    });
+}
+
 impl Direct {
     /// Opens the database file for reading and writing (it must exist) and runs `setup`
     /// (pragmas, several statements).
@@ -105,6 +123,7 @@ impl Direct {
             code: ffi::SQLITE_CANTOPEN,
             message: format!("a NUL in the database path {}", path.display()),
         })?;
+        configure_process();
         let mut db: *mut ffi::sqlite3 = ptr::null_mut();
         let flags = ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_NOMUTEX;
         // SAFETY: `c_path` is a NUL-terminated string that outlives the call; `db` receives
