@@ -259,6 +259,12 @@ impl Direct {
         }
     }
 
+    /// How many rows the last `INSERT`, `UPDATE` or `DELETE` run here changed.
+    pub(crate) fn changes(&self) -> i64 {
+        // SAFETY: a valid handle.
+        unsafe { ffi::sqlite3_changes64(self.db.as_ptr()) }
+    }
+
     /// Whether a transaction is open (SQLite may have rolled one back by itself after an
     /// error, such as a full disk).
     pub(crate) fn in_transaction(&self) -> bool {

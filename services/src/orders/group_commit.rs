@@ -1,8 +1,9 @@
 //! Group commit of orders on SQLite. SQLite has one writer, and a transaction's fixed costs
 //! (`BEGIN`, `COMMIT` with its write to the WAL) were most of an order's time on it. Orders
 //! placed while the writer is busy wait in a queue; one thread takes everything queued (up to
-//! [`MAX_GROUP`]) and writes it in one transaction, each order inside its own savepoint, so
-//! an order that is short of stock or fails is undone alone. Nobody hears of an order before
+//! [`MAX_GROUP`]) and writes it in one transaction. An order short of stock writes nothing;
+//! an order that fails is undone alone: the group is then written again, each order inside
+//! its own savepoint (see [`write_in`]). Nobody hears of an order before
 //! the transaction holding it has committed: if the commit fails, every order of the group
 //! answers the error and none exists. An order that arrives while the writer is idle is
 //! written at once, alone.
@@ -22,7 +23,7 @@ use std::{
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Plan, Taken, Written, after_taking, take_direct};
+use super::{Plan, Taken, Written, after_taking, take_direct, write_direct_unguarded};
 use crate::{Db, Error, Result, sqlite_direct::Direct};
 
 /// At most this many orders share a transaction.
@@ -180,8 +181,39 @@ impl Writer {
 }
 
 /// [`Writer::write`] on an open connection; on failure the transaction may still be open.
+///
+/// The group is written first without a savepoint per order
+/// ([`write_direct_unguarded`]: an order found short writes nothing). Should any order fail
+/// there, nothing of that pass is kept: it is rolled back and the group written again, each
+/// order in its own savepoint, so that order is undone alone and the others are written —
+/// what the second pass alone always did, at the cost of the savepoints.
 fn write_in(conn: &mut Direct, jobs: &[Job]) -> Result<Vec<Result<Written>>> {
     conn.query("BEGIN IMMEDIATE", &[])?;
+    match write_unguarded(conn, jobs) {
+        Ok(results) => return Ok(results),
+        Err(e) => {
+            tracing::debug!(orders = jobs.len(), error = %e, "an order group is written again, each order in a savepoint");
+            if conn.in_transaction() {
+                conn.query("ROLLBACK", &[])?;
+            }
+            conn.query("BEGIN IMMEDIATE", &[])?;
+        }
+    }
+    write_guarded(conn, jobs)
+}
+
+/// The first pass of [`write_in`], in the transaction it began: every order, then the commit.
+fn write_unguarded(conn: &mut Direct, jobs: &[Job]) -> Result<Vec<Result<Written>>> {
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        results.push(Ok(write_direct_unguarded(conn, &job.plan)?));
+    }
+    conn.query("COMMIT", &[])?;
+    Ok(results)
+}
+
+/// The second pass of [`write_in`], in the transaction it began: each order in a savepoint.
+fn write_guarded(conn: &mut Direct, jobs: &[Job]) -> Result<Vec<Result<Written>>> {
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
         conn.query("SAVEPOINT order_sp", &[])?;
@@ -349,10 +381,11 @@ mod tests {
     }
 
     /// One group, written by `write_group` itself (no timing involved): 0 and 5 share an
-    /// idempotency key, 2 wants more than the stock. 2 is found short after its first batch
-    /// and undone alone; 5's second batch fails on the key (its first batch had taken stock
-    /// and a number) and it is undone alone. The outcome is what writing them one by one
-    /// gives, numbers without a gap.
+    /// idempotency key, 2 wants more than the stock. The first pass fails on 5's key and is
+    /// rolled back whole; in the second, 2 is found short after its first batch and undone
+    /// alone, and 5's second batch fails on the key (its first batch had taken stock and a
+    /// number) and it is undone alone. The outcome is what writing them one by one gives,
+    /// numbers without a gap.
     #[tokio::test]
     async fn a_group_with_a_short_order_and_a_failing_one_ends_as_if_written_one_by_one() {
         let (dir, db, shop, variant) = shop_with_one_variant().await;
@@ -415,6 +448,81 @@ mod tests {
             one("SELECT COUNT(*) FROM outbox WHERE kind = 'order_confirmation'").await,
             5
         );
+        drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// The first pass on its own: an order found short writes nothing (no number, no stock)
+    /// and the others of the group are written around it, numbers without a gap; an order
+    /// that fails (a key used twice) fails the pass, and rolling it back leaves nothing of
+    /// the orders before it either.
+    #[tokio::test]
+    async fn the_first_pass_writes_around_short_orders_and_fails_whole_on_an_error() {
+        let (dir, db, shop, variant) = shop_with_one_variant().await;
+        let count = |sql: &'static str| {
+            let db = db.clone();
+            async move {
+                sqlx::query(sql)
+                    .fetch_one(db.read())
+                    .await
+                    .expect(sql)
+                    .try_get::<i64, _>(0)
+                    .expect("a number")
+            }
+        };
+        let mut conn = Direct::open(
+            &db.sqlite_file().expect("a file"),
+            &crate::db::sqlite_writer_setup(),
+        )
+        .expect("open");
+        let mut jobs = Vec::new();
+        for (i, (quantity, key)) in [(1, Some("k")), (1, Some("k"))].into_iter().enumerate() {
+            jobs.push(job(&db, &shop, &variant, i, quantity, key).await.0);
+        }
+        conn.query("BEGIN IMMEDIATE", &[]).expect("begin");
+        let e = write_unguarded(&mut conn, &jobs).expect_err("the key is used twice");
+        assert!(
+            e.unique_violation()
+                .is_some_and(|c| c.contains("idempotency")),
+            "{e}"
+        );
+        conn.query("ROLLBACK", &[]).expect("rolled back");
+        assert_eq!(count("SELECT COUNT(*) FROM orders").await, 0);
+        assert_eq!(count("SELECT order_seq FROM shops").await, 1000);
+        assert_eq!(count("SELECT stock FROM variants").await, 5);
+
+        let mut jobs = Vec::new();
+        for (i, quantity) in [2, 4, 3, 1].into_iter().enumerate() {
+            jobs.push(job(&db, &shop, &variant, i, quantity, None).await.0);
+        }
+        conn.query("BEGIN IMMEDIATE", &[]).expect("begin");
+        let results = write_unguarded(&mut conn, &jobs).expect("committed");
+        assert!(!conn.in_transaction());
+        let outcome: Vec<_> = results
+            .iter()
+            .map(|r| match r {
+                Ok(Written::Placed(p)) => Some(p.order.number),
+                Ok(Written::Short(short)) => {
+                    assert_eq!(short, &vec![variant.clone()]);
+                    None
+                }
+                Err(e) => panic!("{e}"),
+            })
+            .collect();
+        // 2 of 5 leave 3; 4 is short; 3 leave none; 1 is short.
+        assert_eq!(outcome, vec![Some(1001), None, Some(1002), None]);
+        match &results[2] {
+            Ok(Written::Placed(p)) => assert_eq!(p.left, vec![(variant.clone(), Some(0))]),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(count("SELECT COUNT(*) FROM orders").await, 2);
+        assert_eq!(count("SELECT order_seq FROM shops").await, 1002);
+        assert_eq!(count("SELECT stock FROM variants").await, 0);
+        assert_eq!(
+            count("SELECT SUM(delta) FROM stock_movements WHERE reason = 'order'").await,
+            -5
+        );
+        drop(conn);
         drop(db);
         let _ = std::fs::remove_dir_all(dir);
     }
