@@ -349,6 +349,16 @@ mod tests {
         (dir, db, shop.id, variant)
     }
 
+    /// The one number `sql` answers.
+    async fn number(db: &Db, sql: &str) -> i64 {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_one(db.read())
+            .await
+            .expect(sql)
+            .try_get::<i64, _>(0)
+            .expect("a number")
+    }
+
     /// A job for one COD order of `quantity` of the variant, and where its answer comes.
     async fn job(
         db: &Db,
@@ -423,29 +433,29 @@ mod tests {
             numbers,
             vec![(0, 1001), (1, 1002), (3, 1003), (4, 1004), (6, 1005)]
         );
-        let one = |sql: &'static str| {
-            let db = db.clone();
-            async move {
-                sqlx::query(sql)
-                    .fetch_one(db.read())
-                    .await
-                    .expect(sql)
-                    .try_get::<i64, _>(0)
-                    .expect("a number")
-            }
-        };
-        assert_eq!(one("SELECT COUNT(*) FROM orders").await, 5);
-        assert_eq!(one("SELECT MIN(number) FROM orders").await, 1001);
-        assert_eq!(one("SELECT MAX(number) FROM orders").await, 1005);
-        assert_eq!(one("SELECT order_seq FROM shops").await, 1005);
-        assert_eq!(one("SELECT stock FROM variants").await, 0);
-        assert_eq!(one("SELECT SUM(quantity) FROM order_lines").await, 5);
+        assert_eq!(number(&db, "SELECT COUNT(*) FROM orders").await, 5);
+        assert_eq!(number(&db, "SELECT MIN(number) FROM orders").await, 1001);
+        assert_eq!(number(&db, "SELECT MAX(number) FROM orders").await, 1005);
+        assert_eq!(number(&db, "SELECT order_seq FROM shops").await, 1005);
+        assert_eq!(number(&db, "SELECT stock FROM variants").await, 0);
         assert_eq!(
-            one("SELECT SUM(delta) FROM stock_movements WHERE reason = 'order'").await,
+            number(&db, "SELECT SUM(quantity) FROM order_lines").await,
+            5
+        );
+        assert_eq!(
+            number(
+                &db,
+                "SELECT SUM(delta) FROM stock_movements WHERE reason = 'order'"
+            )
+            .await,
             -5
         );
         assert_eq!(
-            one("SELECT COUNT(*) FROM outbox WHERE kind = 'order_confirmation'").await,
+            number(
+                &db,
+                "SELECT COUNT(*) FROM outbox WHERE kind = 'order_confirmation'"
+            )
+            .await,
             5
         );
         drop(db);
@@ -459,17 +469,6 @@ mod tests {
     #[tokio::test]
     async fn the_first_pass_writes_around_short_orders_and_fails_whole_on_an_error() {
         let (dir, db, shop, variant) = shop_with_one_variant().await;
-        let count = |sql: &'static str| {
-            let db = db.clone();
-            async move {
-                sqlx::query(sql)
-                    .fetch_one(db.read())
-                    .await
-                    .expect(sql)
-                    .try_get::<i64, _>(0)
-                    .expect("a number")
-            }
-        };
         let mut conn = Direct::open(
             &db.sqlite_file().expect("a file"),
             &crate::db::sqlite_writer_setup(),
@@ -487,9 +486,9 @@ mod tests {
             "{e}"
         );
         conn.query("ROLLBACK", &[]).expect("rolled back");
-        assert_eq!(count("SELECT COUNT(*) FROM orders").await, 0);
-        assert_eq!(count("SELECT order_seq FROM shops").await, 1000);
-        assert_eq!(count("SELECT stock FROM variants").await, 5);
+        assert_eq!(number(&db, "SELECT COUNT(*) FROM orders").await, 0);
+        assert_eq!(number(&db, "SELECT order_seq FROM shops").await, 1000);
+        assert_eq!(number(&db, "SELECT stock FROM variants").await, 5);
 
         let mut jobs = Vec::new();
         for (i, quantity) in [2, 4, 3, 1].into_iter().enumerate() {
@@ -515,11 +514,15 @@ mod tests {
             Ok(Written::Placed(p)) => assert_eq!(p.left, vec![(variant.clone(), Some(0))]),
             other => panic!("{other:?}"),
         }
-        assert_eq!(count("SELECT COUNT(*) FROM orders").await, 2);
-        assert_eq!(count("SELECT order_seq FROM shops").await, 1002);
-        assert_eq!(count("SELECT stock FROM variants").await, 0);
+        assert_eq!(number(&db, "SELECT COUNT(*) FROM orders").await, 2);
+        assert_eq!(number(&db, "SELECT order_seq FROM shops").await, 1002);
+        assert_eq!(number(&db, "SELECT stock FROM variants").await, 0);
         assert_eq!(
-            count("SELECT SUM(delta) FROM stock_movements WHERE reason = 'order'").await,
+            number(
+                &db,
+                "SELECT SUM(delta) FROM stock_movements WHERE reason = 'order'"
+            )
+            .await,
             -5
         );
         drop(conn);
