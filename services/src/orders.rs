@@ -824,13 +824,9 @@ pub(crate) fn write_direct_unguarded(
             Some([Value::Int(_), Value::Int(_)]) => None,
             Some(_) => return Err(odd("a stock that is not a number")),
         });
-        // The same condition as `take_batch`'s, so a row that no longer meets it is not
-        // changed (and the order fails below instead of overselling).
-        take.push(
-            "UPDATE variants SET stock = CASE WHEN track_inventory = TRUE THEN stock - $1 ELSE stock END, updated_at = $2 \
-             WHERE shop_id = $3 AND id = $4 AND archived = FALSE AND (track_inventory = FALSE OR stock >= $1)",
-            args![*q, plan.now, shop_id, &v.id],
-        );
+        // A row that no longer meets the condition is not changed (and the order fails below
+        // instead of overselling).
+        take.push(TAKE_STOCK, args![*q, plan.now, shop_id, &v.id]);
     }
     let members = conn
         .query(crate::notify::MEMBER_EMAILS, &[Arg::from(shop_id)])?
@@ -874,6 +870,11 @@ pub(crate) enum Taken {
     Short(Vec<String>),
 }
 
+/// Takes a line's stock (`$1` of variant `$4` of shop `$3`, at `$2`) only if enough is left and
+/// the variant is on sale: SQLite's order writer, both passes.
+const TAKE_STOCK: &str = "UPDATE variants SET stock = CASE WHEN track_inventory = TRUE THEN stock - $1 ELSE stock END, \
+    updated_at = $2 WHERE shop_id = $3 AND id = $4 AND archived = FALSE AND (track_inventory = FALSE OR stock >= $1)";
+
 /// An order's first batch: the shop's order number, the stock of each line (taken only if
 /// enough is left), the members to tell. Undoing it when the order is `Short` is the caller's.
 pub(crate) fn take_batch(plan: &Plan) -> Batch {
@@ -890,9 +891,7 @@ pub(crate) fn take_batch(plan: &Plan) -> Batch {
     } in &plan.priced
     {
         take.push(
-            "UPDATE variants SET stock = CASE WHEN track_inventory = TRUE THEN stock - $1 ELSE stock END, updated_at = $2 \
-             WHERE shop_id = $3 AND id = $4 AND archived = FALSE AND (track_inventory = FALSE OR stock >= $1) \
-             RETURNING stock, track_inventory",
+            format!("{TAKE_STOCK} RETURNING stock, track_inventory"),
             args![*q, plan.now, shop_id, &v.id],
         );
     }
