@@ -12,6 +12,11 @@ secs=${1:-10}
 for tool in node npm wrk curl python3; do
     command -v $tool >/dev/null || { echo "run.sh needs $tool (wrk: apt-get install wrk)" >&2; exit 1; }
 done
+# Before anything in $work is touched: a peer left running would lose its database below.
+if curl -s -o /dev/null http://127.0.0.1:3000/; then
+    echo "port 3000 already answers (a peer left running?): stop it first" >&2
+    exit 1
+fi
 mkdir -p "$work"
 cp "$here"/*.js "$here"/*.lua "$here"/initial.json "$here"/package.json "$work"/
 cd "$work"
@@ -22,10 +27,6 @@ export VENDURE_DISABLE_TELEMETRY=true NODE_ENV=production
 python3 "$here/products.py" products.csv
 rm -f vendure.sqlite*
 node populate.js products.csv >populate.log 2>&1
-if curl -s -o /dev/null http://127.0.0.1:3000/; then
-    echo "port 3000 already answers (a peer left running?): stop it first" >&2
-    exit 1
-fi
 node server.js >server.log 2>&1 &
 pid=$!
 stop_peer() {
