@@ -758,18 +758,24 @@ pub(crate) fn take_direct(
             Some(_) => Err(odd("a stock that is not a number")),
         })
         .collect::<Result<Vec<_>>>()?;
-    let members = answers[n + 1]
-        .iter()
-        .map(|r| match r.first() {
-            Some(Value::Text(email)) => Ok(email.clone()),
-            _ => Err(odd("a member without an e-mail")),
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let members = member_emails(&answers[n + 1])?;
     Ok(TakeAnswer {
         number,
         lines,
         members,
     })
+}
+
+/// The e-mails [`crate::notify::MEMBER_EMAILS`] answered on the order writer's connection.
+fn member_emails(rows: &[Vec<crate::sqlite_direct::Value>]) -> Result<Vec<String>> {
+    rows.iter()
+        .map(|r| match r.first() {
+            Some(crate::sqlite_direct::Value::Text(email)) => Ok(email.clone()),
+            _ => Err(Error::Internal(
+                "an order's members answered a member without an e-mail".into(),
+            )),
+        })
+        .collect()
 }
 
 /// Writes an order on the order writer's own SQLite connection without a savepoint of its
@@ -828,14 +834,7 @@ pub(crate) fn write_direct_unguarded(
         // instead of overselling).
         take.push(TAKE_STOCK, args![*q, plan.now, shop_id, &v.id]);
     }
-    let members = conn
-        .query(crate::notify::MEMBER_EMAILS, &[Arg::from(shop_id)])?
-        .into_iter()
-        .map(|r| match r.into_iter().next() {
-            Some(Value::Text(email)) => Ok(email),
-            _ => Err(odd("a member without an e-mail")),
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let members = member_emails(&conn.query(crate::notify::MEMBER_EMAILS, &[Arg::from(shop_id)])?)?;
     let taken = TakeAnswer {
         number,
         lines,
